@@ -1,0 +1,30 @@
+"""The one OpenAI-compatible LLM path: OpenAI itself, vLLM, Ollama, llama.cpp's server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def openai_compatible_llm(
+    *,
+    model: str,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    temperature: float | None = None,
+) -> Any:
+    """A ``livekit.plugins.openai.LLM`` for ``model`` at ``base_url`` (OpenAI when ``None``).
+
+    Self-hosted servers (vLLM, llama.cpp, Ollama) usually ignore the key; a placeholder is
+    sent so the OpenAI client does not refuse to start.
+    """
+    from livekit.plugins import openai
+
+    kwargs: dict[str, Any] = {"model": model}
+    if base_url:
+        kwargs["base_url"] = base_url
+        kwargs["api_key"] = api_key or "not-needed"
+    elif api_key:
+        kwargs["api_key"] = api_key
+    if temperature is not None:
+        kwargs["temperature"] = temperature
+    return openai.LLM(**kwargs)

@@ -1,0 +1,59 @@
+"""One exception hierarchy. Every message says what went wrong and what to do next."""
+
+from __future__ import annotations
+
+
+class AvatarkitError(Exception):
+    """Base of every error avatarkit raises on purpose.
+
+    ``exit_code`` is what the CLI exits with: 2 for bad input (usage), 1 for runtime failures.
+    ``hint`` is an optional "what to do next" line printed under the message.
+    """
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
+
+
+class UsageError(AvatarkitError):
+    """The user asked for something that cannot work as given (exit code 2)."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """The merged configuration (TOML, env, flags) is invalid."""
+
+
+class UnknownPartError(UsageError):
+    """No brain or face is registered under that name."""
+
+
+class PartUnavailableError(UsageError):
+    """The part is installed but cannot be used (e.g. the provider shut the service down)."""
+
+
+class MissingCredentialsError(UsageError):
+    """Environment variables a chosen part needs are not set."""
+
+
+class PluginLoadError(AvatarkitError):
+    """A plugin distribution failed to import or register (fatal only in strict mode)."""
+
+
+class DuplicatePartError(AvatarkitError):
+    """Two distributions registered a part under the same kind and name."""
+
+
+class FaceStartError(AvatarkitError):
+    """A face could not attach to the session; the composer falls back to the next face."""
+
+
+class CapabilityError(UsageError):
+    """The face does not support the requested run-time control (emotion, background)."""

@@ -1,0 +1,52 @@
+"""The Face interface: what renders the avatar's video."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .errors import CapabilityError
+from .part import Part
+
+if TYPE_CHECKING:
+    from .transports.base import Transport
+
+EMOTIONS: tuple[str, ...] = ("neutral", "happy", "sad", "concerned", "surprised", "angry")
+
+
+class Face(Part, ABC):
+    """A face attaches to an ``AgentSession`` and shows the agent speaking.
+
+    ``start`` either returns with the face attached (the agent's audio now flows to it) or
+    raises; the composer then closes it and tries the next face of the chain. ``aclose`` must
+    be idempotent and release any paid provider session.
+
+    ``load_cost`` is the share of one worker a session with this face uses (0-1); the worker's
+    load function sums it so LiveKit's dispatcher spreads rendering across workers.
+    """
+
+    kind: ClassVar[str] = "face"
+    load_cost: ClassVar[float] = 0.02
+    emotions: ClassVar[tuple[str, ...]] = ()
+    supports_background: ClassVar[bool] = False
+
+    @abstractmethod
+    async def start(self, session: Any, transport: Transport) -> None:
+        """Attach to ``session`` over ``transport``, or raise."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Stop rendering and release provider sessions. Safe to call more than once."""
+
+    async def set_emotion(self, name: str, intensity: float = 1.0) -> None:
+        """Change the avatar's emotion while running (faces that list ``emotions``)."""
+        raise CapabilityError(f"face '{self.name}' does not support emotions")
+
+    async def set_background(self, background: str) -> None:
+        """Change the backdrop while running (faces with ``supports_background``)."""
+        raise CapabilityError(f"face '{self.name}' does not support backgrounds")
+
+    @classmethod
+    def capabilities(cls) -> dict[str, Any]:
+        """What the CLI, the control API and the playground can offer for this face."""
+        return {"emotions": list(cls.emotions), "background": cls.supports_background}
