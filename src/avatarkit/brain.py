@@ -34,11 +34,19 @@ class BrainParts:
 class Brain(Part, ABC):
     """A brain builds the speech/LLM components of an ``AgentSession``.
 
+    ``load_cost`` is the share of one worker a session with this brain uses on the worker
+    itself (local models cost far more than a cloud API call).
+
     Plugin modules import nothing heavy at top level: heavy imports belong in
     :meth:`prewarm` and :meth:`build`.
     """
 
     kind: ClassVar[str] = "brain"
+    load_cost: ClassVar[float] = 0.02
+
+    def instructions(self, default: str) -> str:
+        """The agent instructions to use; a brain may override the configured ones."""
+        return default
 
     def prewarm(self) -> None:  # noqa: B027 - optional hook
         """Load models once per worker process (called before the first session)."""

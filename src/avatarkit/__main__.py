@@ -1,0 +1,5 @@
+"""``python -m avatarkit`` is ``avatarkit``."""
+
+from .cli import main
+
+main()

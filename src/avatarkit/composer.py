@@ -1,0 +1,182 @@
+"""(brain, face chain, config) -> a running session, over any transport.
+
+The composer validates every part before anything connects, builds the ``AgentSession``
+from the brain, starts the face chain with a join timeout per face (closing a face that
+fails and trying the next; audio-only ``none`` is always last), greets, waits for the
+transport to finish, and closes every started face exactly once on every exit path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .brain import Brain
+from .config import AvatarkitConfig
+from .errors import AvatarkitError, FaceStartError
+from .face import Face
+from .registry import Registry
+from .report import FaceAttempt, SessionReport, TurnCollector
+
+if TYPE_CHECKING:
+    from .transports.base import Transport
+
+log = logging.getLogger("avatarkit.composer")
+
+
+@dataclass(frozen=True)
+class FaceSpec:
+    """A validated face of the chain: its class and parsed options."""
+
+    cls: type[Face]
+    options: Any
+
+    def create(self) -> Face:
+        return self.cls(self.options)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything validated, nothing connected: what a session will run."""
+
+    config: AvatarkitConfig
+    brain_cls: type[Brain]
+    brain_options: Any
+    faces: tuple[FaceSpec, ...]
+
+
+def make_plan(
+    config: AvatarkitConfig,
+    registry: Registry | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Plan:
+    """Resolve and validate the brain and every face of the chain. No network calls.
+
+    Raises :class:`~avatarkit.errors.UsageError` subclasses (unknown part with a
+    suggestion, invalid options, unavailable part, missing credentials).
+    """
+    registry = registry or Registry.load()
+    environ = os.environ if environ is None else environ
+    brain_cls = registry.brain(config.brain.name)
+    brain_options = brain_cls.parse_options(config.brain.selected_options())
+    brain_cls.check_usable(brain_options, environ)
+    faces = []
+    for name in config.face.chain():
+        face_cls = registry.face(name)
+        options = face_cls.parse_options(config.face.options_for(name))
+        face_cls.check_usable(options, environ)
+        faces.append(FaceSpec(face_cls, options))
+    return Plan(config, brain_cls, brain_options, tuple(faces))
+
+
+class Composer:
+    """Runs sessions for one :class:`Plan`. One brain instance per process."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.brain = plan.brain_cls(plan.brain_options)
+
+    @classmethod
+    def from_config(cls, config: AvatarkitConfig, registry: Registry | None = None) -> Composer:
+        return cls(make_plan(config, registry))
+
+    def prewarm(self) -> None:
+        """Load the brain's models once per process."""
+        self.brain.prewarm()
+
+    async def run(
+        self,
+        transport: Transport,
+        *,
+        on_started: Callable[[Any, Face], Any] | None = None,
+    ) -> SessionReport:
+        """Run one conversation over ``transport`` until it is done.
+
+        ``on_started(session, face)`` is called once the session runs (for control APIs,
+        tests and transports that need the live face).
+        """
+        from livekit.agents import Agent, AgentSession
+
+        config = self.plan.config
+        report = SessionReport(brain=self.brain.name)
+        parts = self.brain.build()
+        session: AgentSession[Any] = AgentSession(**parts.session_kwargs())
+        started: list[Face] = []
+        collector: TurnCollector | None = None
+        try:
+            audio_in = transport.audio_input()
+            if audio_in is not None:
+                session.input.audio = audio_in
+            transport.attach(session)
+            face = await self._start_face_chain(session, transport, started, report)
+            collector = TurnCollector(report, face)
+            collector.attach(session)
+            agent = Agent(instructions=self.brain.instructions(config.agent.instructions))
+            await session.start(agent, **transport.start_kwargs(session))
+            if on_started is not None:
+                result = on_started(session, face)
+                if asyncio.iscoroutine(result):
+                    await result
+            if config.agent.greeting:
+                session.say(config.agent.greeting)
+            await transport.wait_done(session)
+        finally:
+            await _close_quietly("session", session.aclose())
+            if collector is not None:
+                collector.close()
+            for face in reversed(started):
+                await _close_quietly(f"face '{face.name}'", face.aclose())
+            await _close_quietly("brain", self.brain.aclose())
+            await _close_quietly("transport", transport.aclose())
+            report.ended_at = time.time()
+        return report
+
+    async def _start_face_chain(
+        self, session: Any, transport: Transport, started: list[Face], report: SessionReport
+    ) -> Face:
+        timeout = self.plan.config.face.join_timeout
+        for spec in self.plan.faces:
+            face = spec.create()
+            previous_output = session.output.audio
+            t0 = time.perf_counter()
+            started.append(face)
+            try:
+                await asyncio.wait_for(face.start(session, transport), timeout)
+            except Exception as exc:  # noqa: BLE001 - any face failure falls through
+                error = (f"did not attach within {timeout:g} s"
+                         if isinstance(exc, asyncio.TimeoutError) else _describe(exc))
+                report.attempts.append(FaceAttempt(face.name, False,
+                                                   time.perf_counter() - t0, error))
+                log.warning("face '%s' failed (%s); trying the next face", face.name, error)
+                started.remove(face)
+                await _close_quietly(f"face '{face.name}'", face.aclose())
+                session.output.audio = previous_output
+                continue
+            report.attempts.append(FaceAttempt(face.name, True, time.perf_counter() - t0))
+            report.face = face.name
+            return face
+        raise FaceStartError(
+            "no face of the chain could start, not even audio-only",
+            hint="check the warnings above; `avatarkit doctor` checks each part",
+        )
+
+
+async def _close_quietly(what: str, awaitable: Any) -> None:
+    """Await a close; log (never raise) its failure, so every other close still runs."""
+    try:
+        await awaitable
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # noqa: BLE001
+        log.warning("closing %s failed", what, exc_info=True)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, AvatarkitError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

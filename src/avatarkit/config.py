@@ -1,0 +1,252 @@
+"""Configuration: one pydantic model merged from defaults, TOML, environment and CLI flags.
+
+Precedence, highest first: CLI flags, ``AVATARKIT_*`` / ``LIVEKIT_*`` environment variables,
+``avatarkit.toml`` (or ``--config PATH`` / ``AVATARKIT_CONFIG``), defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from .errors import ConfigError
+from .part import format_validation_error
+
+DEFAULT_CONFIG_FILE = "avatarkit.toml"
+DEFAULT_INSTRUCTIONS = (
+    "You are a friendly, helpful avatar. Keep answers short: one or two spoken sentences, "
+    "no lists, no markdown."
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AgentSettings(_Strict):
+    """What the agent says and how it behaves."""
+
+    instructions: str = DEFAULT_INSTRUCTIONS
+    greeting: str | None = Field(
+        default=None, description="Said when the session starts; None = wait for the user."
+    )
+
+
+class BrainSettings(_Strict):
+    """Which brain to run, and options per brain name (``[brain.options.<name>]``)."""
+
+    name: str = "local"
+    options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def selected_options(self) -> dict[str, Any]:
+        return dict(self.options.get(self.name, {}))
+
+
+class FaceSettings(_Strict):
+    """Which face to show, the fallback chain, and options per face name."""
+
+    name: str = "local"
+    fallback: list[str] = Field(default_factory=list)
+    join_timeout: float = Field(default=20.0, gt=0, description="Seconds per face to attach.")
+    options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def chain(self) -> list[str]:
+        """The faces to try in order, ending with audio-only ``none``, without repeats."""
+        names: list[str] = []
+        for name in [self.name, *self.fallback, "none"]:
+            if name not in names:
+                names.append(name)
+        return names
+
+    def options_for(self, name: str) -> dict[str, Any]:
+        return dict(self.options.get(name, {}))
+
+
+class LiveKitSettings(_Strict):
+    """Where the LiveKit server is. Read from ``LIVEKIT_URL``/``_API_KEY``/``_API_SECRET``."""
+
+    url: str | None = None
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("ws://", "wss://", "http://", "https://")):
+            raise ValueError("must start with ws://, wss://, http:// or https://")
+        return value
+
+    def missing(self) -> list[str]:
+        """The ``LIVEKIT_*`` variables still needed to reach a server."""
+        pairs = (("LIVEKIT_URL", self.url), ("LIVEKIT_API_KEY", self.api_key),
+                 ("LIVEKIT_API_SECRET", self.api_secret))
+        return [env for env, value in pairs if not value]
+
+
+class WorkerSettings(_Strict):
+    """LiveKit worker (``AgentServer``) settings."""
+
+    agent_name: str = Field(default="", description="Explicit dispatch name; '' = automatic.")
+    load_threshold: float = Field(default=0.75, gt=0, le=1.0)
+    max_sessions: int | None = Field(default=None, ge=1, description="Hard cap per worker.")
+    port: int = Field(default=8081, ge=0, le=65535, description="Health/metrics HTTP port.")
+
+
+class AvatarkitConfig(_Strict):
+    """The whole merged configuration."""
+
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    brain: BrainSettings = Field(default_factory=BrainSettings)
+    face: FaceSettings = Field(default_factory=FaceSettings)
+    livekit: LiveKitSettings = Field(default_factory=LiveKitSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+
+    def masked(self) -> dict[str, Any]:
+        """A JSON-safe dict with every secret shown as ``'**********'`` (or null)."""
+        return json.loads(self.model_dump_json())
+
+
+_ENV_MAP: dict[str, tuple[str, ...]] = {
+    "AVATARKIT_BRAIN": ("brain", "name"),
+    "AVATARKIT_FACE": ("face", "name"),
+    "AVATARKIT_FALLBACK": ("face", "fallback"),
+    "AVATARKIT_JOIN_TIMEOUT": ("face", "join_timeout"),
+    "AVATARKIT_INSTRUCTIONS": ("agent", "instructions"),
+    "AVATARKIT_GREETING": ("agent", "greeting"),
+    "AVATARKIT_AGENT_NAME": ("worker", "agent_name"),
+    "AVATARKIT_LOAD_THRESHOLD": ("worker", "load_threshold"),
+    "AVATARKIT_MAX_SESSIONS": ("worker", "max_sessions"),
+    "LIVEKIT_URL": ("livekit", "url"),
+    "LIVEKIT_API_KEY": ("livekit", "api_key"),
+    "LIVEKIT_API_SECRET": ("livekit", "api_secret"),
+}
+
+
+def load_config(
+    *,
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    brain: str | None = None,
+    face: str | None = None,
+    fallback: Iterable[str] | None = None,
+    brain_opts: Iterable[str] = (),
+    face_opts: Iterable[str] = (),
+    overrides: Mapping[str, Any] | None = None,
+) -> AvatarkitConfig:
+    """Merge every source into a validated :class:`AvatarkitConfig`.
+
+    ``brain_opts``/``face_opts`` are ``KEY=VALUE`` strings for the selected brain/face (a
+    value is parsed as JSON when it can be, so ``temperature=0.6`` is a number);
+    ``NAME.KEY=VALUE`` targets another face of the chain. ``overrides`` is a nested dict
+    applied last (for programmatic use).
+    """
+    environ = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    file = _config_path(path, environ)
+    if file is not None:
+        _merge(data, read_toml(file))
+    for var, where in _ENV_MAP.items():
+        value = environ.get(var)
+        if value is None or value == "":
+            continue
+        if where == ("face", "fallback"):
+            _set(data, where, _split_list(value))
+        else:
+            _set(data, where, value)
+    if brain:
+        _set(data, ("brain", "name"), brain)
+    if face:
+        _set(data, ("face", "name"), face)
+    if fallback is not None:
+        names: list[str] = []
+        for item in fallback:
+            names.extend(_split_list(item))
+        _set(data, ("face", "fallback"), names)
+    brain_name = data.get("brain", {}).get("name", BrainSettings().name)
+    face_name = data.get("face", {}).get("name", FaceSettings().name)
+    for key, value in (parse_opt(o, "--brain-opt") for o in brain_opts):
+        _set(data, ("brain", "options", brain_name, key), value)
+    for key, value in (parse_opt(o, "--face-opt") for o in face_opts):
+        target, _, sub = key.partition(".")
+        if sub:
+            _set(data, ("face", "options", target, sub), value)
+        else:
+            _set(data, ("face", "options", face_name, key), value)
+    if overrides:
+        _merge(data, dict(overrides))
+    try:
+        return AvatarkitConfig.model_validate(data)
+    except ValidationError as exc:
+        where = f" (file: {file})" if file else ""
+        raise ConfigError(
+            f"invalid configuration{where}:\n{format_validation_error(exc)}",
+            hint="`avatarkit config show` prints the merged configuration",
+        ) from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; a :class:`ConfigError` naming the file and line otherwise."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}",
+                          hint="check the --config path or AVATARKIT_CONFIG") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"malformed TOML in {path}: {exc}",
+                          hint="fix the file; see docs/configuration.md for the format") from None
+
+
+def parse_opt(text: str, flag: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` -> (key, value), the value parsed as JSON when possible."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"{flag} expects KEY=VALUE, got {text!r}",
+                          hint=f"for example {flag} temperature=0.6")
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key, value
+
+
+def _config_path(path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
+    if path is not None:
+        return Path(path)
+    if environ.get("AVATARKIT_CONFIG"):
+        return Path(environ["AVATARKIT_CONFIG"])
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def _split_list(value: str) -> list[str]:
+    return [v.strip() for v in value.replace("->", ",").split(",") if v.strip()]
+
+
+def _set(data: dict[str, Any], where: tuple[str, ...], value: Any) -> None:
+    node = data
+    for key in where[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    node[where[-1]] = value
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = dict(value) if isinstance(value, Mapping) else value

@@ -1,0 +1,129 @@
+"""``avatarkit demo``: real turns through the composer with no server, recorded to mp4."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .composer import Composer, make_plan
+from .config import AvatarkitConfig
+from .registry import Registry
+from .report import TURN_STAGES, SessionReport
+
+
+@dataclass
+class DemoResult:
+    """What one demo run produced."""
+
+    report: SessionReport
+    output: Path
+    video_frames: int
+    audio_seconds: float
+    measured: list[float | None] = field(default_factory=list)  # speech end -> first output
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "output": str(self.output),
+            "video_frames": self.video_frames,
+            "audio_seconds": self.audio_seconds,
+            "speech_end_to_first_output": self.measured,
+            "session": self.report.to_dict(),
+        }
+
+
+def bundled_question() -> Path:
+    """The spoken question used when none is given ("What is the capital of France?")."""
+    return Path(str(resources.files("avatarkit") / "assets" / "question.wav"))
+
+
+def run_demo(
+    config: AvatarkitConfig,
+    *,
+    inputs: Sequence[Path] = (),
+    asks: Sequence[str] = (),
+    output: Path = Path("demo.mp4"),
+    registry: Registry | None = None,
+    barge_in_after: float | None = None,
+    composer: Composer | None = None,
+) -> DemoResult:
+    """Validate, load the inputs, run the turns, write ``output``. Blocking.
+
+    ``barge_in_after`` adds an interruption: the last question is spoken again this many
+    seconds into the agent's reply to it.
+    """
+    from .transports.audio_files import load_speech
+    from .transports.file import FileTransport, Utterance
+
+    composer = composer or Composer(make_plan(config, registry))
+    clips = [load_speech(p) for p in inputs]
+    clips += [synthesize_question(text) for text in asks]
+    if not clips:
+        clips = [load_speech(bundled_question())]
+    utterances = [Utterance(c) for c in clips]
+    if barge_in_after is not None:
+        utterances.append(Utterance(clips[-1], barge_in_after=barge_in_after))
+    composer.prewarm()
+    transport = FileTransport(utterances, Path(output))
+    report = asyncio.run(composer.run(transport))
+    return DemoResult(
+        report=report,
+        output=Path(output),
+        video_frames=transport.recorder.video_frames,
+        audio_seconds=transport.recorder.audio_seconds,
+        measured=[t.speech_end_to_first_frame for t in transport.timings],
+    )
+
+
+def synthesize_question(text: str) -> Any:
+    """Speak ``text`` with the local TTS (Piper, else espeak-ng) as 16 kHz int16 samples."""
+    from .local.speech import speak_16k
+
+    samples = speak_16k(text)
+    from .transports.audio_files import check_speech
+
+    check_speech(samples, f"--ask {text!r}")
+    return samples
+
+
+def print_demo(result: DemoResult, echo: Callable[[str], None] = print) -> None:
+    """Print what was heard, what was answered, and the per-stage latency table."""
+    report = result.report
+    for attempt in report.attempts:
+        if not attempt.ok:
+            echo(f"face '{attempt.name}' failed: {attempt.error}; fell back")
+    echo(f"brain: {report.brain}   face: {report.face}")
+    for number, turn in enumerate(report.turns, 1):
+        echo(f"\nturn {number}")
+        echo(f"  heard:    {turn.heard or '(nothing)'}")
+        echo(f"  answered: {turn.answered or '(nothing)'}"
+             + ("  [interrupted]" if turn.interrupted else ""))
+    echo("\nlatency (seconds)")
+    echo(latency_table(report, result.measured))
+    echo(f"\nwrote {result.output}: {result.video_frames} video frames, "
+         f"{result.audio_seconds:.1f} s audio")
+
+
+def latency_table(report: SessionReport, measured: Sequence[float | None] = ()) -> str:
+    """Rows: stages in pipeline order; columns: each turn, then the median."""
+    turns = report.turns
+    rows = [(label, [t.latencies.get(key) for t in turns]) for label, key in TURN_STAGES]
+    if measured:
+        rows.append(("measured at the output", list(measured)[: len(turns)] or list(measured)))
+    width = max(len(label) for label, _ in rows)
+    head = " " * width + "".join(f"  turn {i + 1:<3}" for i in range(len(turns))) + "  median"
+    lines = [head]
+    for label, values in rows:
+        cells = "".join(f"  {_fmt(v):<8}" for v in values)
+        present = [v for v in values if v is not None]
+        median = _fmt(statistics.median(present)) if present else "-"
+        lines.append(f"{label:<{width}}{cells}  {median}")
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

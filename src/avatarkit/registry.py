@@ -1,0 +1,250 @@
+"""Plugin loading: entry points, isolation of broken plugins, lookup with suggestions.
+
+Built-in parts are registered through avatarkit's own ``avatarkit`` entry points, exactly
+like third-party plugins. Environment variables (pytest-style):
+
+- ``AVATARKIT_STRICT_PLUGINS=1``: a plugin that fails to import or register is fatal.
+- ``AVATARKIT_LOAD_PLUGINS=a,b``: load only these third-party distributions (empty: none).
+  Avatarkit's own built-in parts always load.
+- ``AVATARKIT_DISABLE_PLUGINS=a,b`` (or ``--no-plugin NAME``): block distributions or
+  entry points by name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from types import ModuleType
+from typing import Any, TypeVar
+
+import pluggy
+
+from . import hookspecs
+from .brain import Brain
+from .errors import DuplicatePartError, PluginLoadError, UnknownPartError
+from .face import Face
+from .part import Part
+
+BUILTIN_DIST = "avatarkit"
+ENTRY_POINT_GROUP = "avatarkit"
+
+P = TypeVar("P", bound=Part)
+
+
+@dataclass(frozen=True)
+class PartInfo:
+    """A registered part and where it came from."""
+
+    cls: type[Part]
+    distribution: str
+    version: str
+
+    @property
+    def kind(self) -> str:
+        return self.cls.kind
+
+    @property
+    def name(self) -> str:
+        return self.cls.name
+
+
+@dataclass(frozen=True)
+class PluginProblem:
+    """A plugin that was skipped, and why."""
+
+    distribution: str
+    entry_point: str
+    error: str
+
+    def message(self) -> str:
+        block = self.entry_point if self.distribution == BUILTIN_DIST else self.distribution
+        return (
+            f"avatarkit: skipped plugin '{self.entry_point}' from {self.distribution}: "
+            f"{self.error} (disable it with --no-plugin {block} or "
+            f"AVATARKIT_DISABLE_PLUGINS={block})"
+        )
+
+
+@dataclass
+class Registry:
+    """All brains and faces known to this process."""
+
+    brains: dict[str, PartInfo] = field(default_factory=dict)
+    faces: dict[str, PartInfo] = field(default_factory=dict)
+    problems: list[PluginProblem] = field(default_factory=list)
+    duplicates: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    strict: bool = False
+    manager: pluggy.PluginManager = field(
+        default_factory=lambda: _new_manager(), repr=False
+    )
+
+    # -- loading ---------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        *,
+        environ: Mapping[str, str] | None = None,
+        blocked: Iterable[str] = (),
+        warn: Callable[[str], None] | None = None,
+    ) -> Registry:
+        """Load every ``avatarkit`` entry point allowed by the environment."""
+        environ = os.environ if environ is None else environ
+        reg = cls(strict=environ.get("AVATARKIT_STRICT_PLUGINS", "") not in ("", "0"))
+        blocked_names = {b.strip() for b in blocked if b.strip()}
+        blocked_names |= _split(environ.get("AVATARKIT_DISABLE_PLUGINS", ""))
+        only = environ.get("AVATARKIT_LOAD_PLUGINS")
+        allowed = None if only is None else _split(only)
+        for ep in _entry_points():
+            dist = ep.dist.name if ep.dist is not None else "unknown"
+            if dist in blocked_names or ep.name in blocked_names:
+                continue
+            if dist != BUILTIN_DIST and allowed is not None and dist not in allowed:
+                continue
+            version = ep.dist.version if ep.dist is not None else "?"
+            try:
+                module = ep.load()
+            except BaseException as exc:  # noqa: BLE001 - a plugin must never break the CLI
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                reg._problem(dist, ep.name, f"import failed: {_describe(exc)}", warn)
+                continue
+            reg.add_plugin(module, distribution=dist, version=version, entry_point=ep.name,
+                           warn=warn)
+        return reg
+
+    def add_plugin(
+        self,
+        plugin: ModuleType | object,
+        *,
+        distribution: str,
+        version: str = "?",
+        entry_point: str | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        """Register one plugin object (a module with hookimpls) and collect its parts."""
+        ep_name = entry_point or getattr(plugin, "__name__", repr(plugin))
+        plugin_name = f"{distribution}:{ep_name}"
+        try:
+            self.manager.register(plugin, name=plugin_name)
+        except Exception as exc:  # noqa: BLE001
+            self._problem(distribution, ep_name, f"registration failed: {_describe(exc)}", warn)
+            return
+        collected: list[PartInfo] = []
+        for hook, base in (("register_brains", Brain), ("register_faces", Face)):
+            for impl in getattr(self.manager.hook, hook).get_hookimpls():
+                if impl.plugin_name != plugin_name:
+                    continue
+
+                def register(part: type[Any], _base: type[Part] = base) -> None:
+                    collected.append(_check_part(part, _base, distribution, version))
+
+                try:
+                    impl.function(register=register)
+                except Exception as exc:  # noqa: BLE001
+                    self.manager.unregister(name=plugin_name)
+                    self._problem(distribution, ep_name,
+                                  f"{hook} failed: {_describe(exc)}", warn)
+                    return
+        for info in collected:
+            self._add(info)
+
+    def _add(self, info: PartInfo) -> None:
+        table = self.brains if info.kind == "brain" else self.faces
+        existing = table.get(info.name)
+        if existing is None:
+            table[info.name] = info
+            return
+        dists = self.duplicates.setdefault((info.kind, info.name), [existing.distribution])
+        dists.append(info.distribution)
+        if self.strict:
+            raise self._duplicate_error(info.kind, info.name)
+
+    def _problem(self, dist: str, ep: str, error: str,
+                 warn: Callable[[str], None] | None) -> None:
+        problem = PluginProblem(dist, ep, error)
+        if self.strict:
+            raise PluginLoadError(problem.message().replace("skipped", "failed to load", 1),
+                                  hint="unset AVATARKIT_STRICT_PLUGINS to skip broken plugins")
+        self.problems.append(problem)
+        (warn or _stderr)(problem.message())
+
+    def _duplicate_error(self, kind: str, name: str) -> DuplicatePartError:
+        dists = self.duplicates[(kind, name)]
+        return DuplicatePartError(
+            f"{kind} '{name}' is registered by more than one distribution: "
+            + " and ".join(dists),
+            hint=f"uninstall one of them or block it with --no-plugin {dists[-1]}",
+        )
+
+    # -- lookup ----------------------------------------------------------------------
+    def brain(self, name: str) -> type[Brain]:
+        """The brain class registered as ``name``; a did-you-mean error otherwise."""
+        return self._lookup("brain", self.brains, name)  # type: ignore[return-value]
+
+    def face(self, name: str) -> type[Face]:
+        """The face class registered as ``name``; a did-you-mean error otherwise."""
+        return self._lookup("face", self.faces, name)  # type: ignore[return-value]
+
+    def info(self, kind: str, name: str) -> PartInfo:
+        table = self.brains if kind == "brain" else self.faces
+        self._lookup(kind, table, name)
+        return table[name]
+
+    def _lookup(self, kind: str, table: dict[str, PartInfo], name: str) -> type[Part]:
+        if (kind, name) in self.duplicates:
+            raise self._duplicate_error(kind, name)
+        if name in table:
+            return table[name].cls
+        known = sorted(table)
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+        suggestion = f"did you mean '{close[0]}'? " if close else ""
+        raise UnknownPartError(
+            f"unknown {kind} '{name}'. {suggestion}Available {kind}s: {', '.join(known) or 'none'}",
+            hint=f"`avatarkit plugins` lists every {kind} with where it comes from",
+        )
+
+    def all_parts(self) -> list[PartInfo]:
+        """Every registered part, brains first, each kind sorted by name."""
+        return [self.brains[n] for n in sorted(self.brains)] + [
+            self.faces[n] for n in sorted(self.faces)
+        ]
+
+
+def _new_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager("avatarkit")
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def _entry_points() -> list[metadata.EntryPoint]:
+    eps = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+    # Built-ins first so they win name clashes deterministically; then by distribution.
+    return sorted(eps, key=lambda ep: (
+        (ep.dist.name if ep.dist else "") != BUILTIN_DIST,
+        ep.dist.name if ep.dist else "", ep.name,
+    ))
+
+
+def _check_part(part: type[Any], base: type[Part], dist: str, version: str) -> PartInfo:
+    if not (isinstance(part, type) and issubclass(part, base)):
+        raise TypeError(f"{part!r} is not a subclass of avatarkit.{base.__name__}")
+    if not getattr(part, "name", None):
+        raise TypeError(f"{part.__name__} has no 'name'")
+    return PartInfo(part, dist, version)
+
+
+def _split(value: str) -> set[str]:
+    return {v.strip() for v in value.split(",") if v.strip()}
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)

@@ -1,0 +1,40 @@
+"""The LiveKit room transport: media flows through ``RoomIO`` in a worker job."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from .base import Transport
+
+if TYPE_CHECKING:
+    from livekit import rtc
+    from livekit.agents import AgentSession, JobContext
+
+
+class RoomTransport(Transport):
+    """A connected LiveKit room of a worker job (production)."""
+
+    name = "livekit"
+
+    def __init__(self, ctx: JobContext) -> None:
+        self._ctx = ctx
+
+    @property
+    def room(self) -> rtc.Room:
+        return self._ctx.room
+
+    def start_kwargs(self, session: AgentSession) -> dict[str, Any]:
+        from livekit.agents import room_io
+
+        # A face that installed its own audio output (an avatar) replaces RoomIO's track.
+        options = room_io.RoomOptions(audio_output=session.output.audio is None)
+        return {"room": self._ctx.room, "room_options": options}
+
+    async def wait_done(self, session: AgentSession) -> None:
+        done = asyncio.Event()
+        session.on("close", lambda _ev: done.set())
+        self._ctx.room.on("disconnected", lambda *_a: done.set())
+        if not self._ctx.room.isconnected():
+            return
+        await done.wait()

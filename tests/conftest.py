@@ -1,0 +1,55 @@
+"""Shared fixtures: throwaway plugin distributions installed on sys.path."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def write_dist(root: Path, dist: str, modules: dict[str, str],
+               entry_points: dict[str, str], version: str = "1.0") -> Path:
+    """Write a minimal installed distribution (module files + .dist-info) under ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, code in modules.items():
+        (root / f"{name}.py").write_text(textwrap.dedent(code))
+    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    eps = "\n".join(f"{k} = {v}" for k, v in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[avatarkit]\n{eps}\n")
+    return root
+
+
+@pytest.fixture
+def plugin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """``plugin_dir(dist, modules, entry_points)`` installs a distribution for this test,
+    both in-process (sys.path) and for subprocesses (PYTHONPATH)."""
+    root = tmp_path / "site"
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(root), str(SRC)]))
+
+    def make(dist: str, modules: dict[str, str], entry_points: dict[str, str],
+             version: str = "1.0") -> Path:
+        path = write_dist(root, dist, modules, entry_points, version)
+        for name in modules:
+            sys.modules.pop(name, None)
+        return path
+
+    return make
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No provider or LiveKit credentials, no avatarkit settings, no avatarkit.toml."""
+    for var in list(os.environ):
+        if var.startswith(("AVATARKIT_", "LIVEKIT_", "OPENAI_", "DEEPGRAM_", "CARTESIA_",
+                           "LIVEAVATAR_")):
+            monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)

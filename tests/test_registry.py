@@ -1,0 +1,135 @@
+"""Registry: entry points, broken plugins, strict mode, limits, duplicates, suggestions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from avatarkit.errors import DuplicatePartError, PluginLoadError, UnknownPartError
+from avatarkit.registry import Registry
+
+GOOD = """
+from avatarkit import Face, hookimpl
+
+class SparkleFace(Face):
+    name = "sparkle"
+    summary = "A third-party test face."
+    env = ("SPARKLE_KEY",)
+    async def start(self, session, transport): pass
+    async def aclose(self): pass
+
+@hookimpl
+def register_faces(register):
+    register(SparkleFace)
+"""
+
+BROKEN_IMPORT = "import this_module_does_not_exist_anywhere\n"
+
+BROKEN_REGISTER = """
+from avatarkit import hookimpl
+
+@hookimpl
+def register_brains(register):
+    raise RuntimeError("boom in register")
+"""
+
+DUPLICATE_NONE = """
+from avatarkit import Face, hookimpl
+
+class OtherNone(Face):
+    name = "none"
+    async def start(self, session, transport): pass
+    async def aclose(self): pass
+
+@hookimpl
+def register_faces(register):
+    register(OtherNone)
+"""
+
+
+def test_builtin_parts_load_through_entry_points(clean_env: None) -> None:
+    reg = Registry.load(environ={})
+    assert {"realtime", "pipeline"} <= set(reg.brains)
+    assert {"heygen", "hedra", "none"} <= set(reg.faces)
+    assert reg.info("face", "none").distribution == "avatarkit"
+
+
+def test_third_party_plugin_is_registered(plugin_dir, clean_env) -> None:
+    plugin_dir("avatarkit-sparkle", {"ak_sparkle": GOOD}, {"sparkle": "ak_sparkle"}, "2.3")
+    reg = Registry.load(environ={})
+    info = reg.info("face", "sparkle")
+    assert (info.distribution, info.version) == ("avatarkit-sparkle", "2.3")
+    assert reg.face("sparkle").summary == "A third-party test face."
+
+
+def test_broken_plugins_are_skipped_with_one_line_warning(plugin_dir, clean_env) -> None:
+    plugin_dir("avatarkit-broken", {"ak_broken": BROKEN_IMPORT}, {"broken": "ak_broken"})
+    plugin_dir("avatarkit-badreg", {"ak_badreg": BROKEN_REGISTER}, {"badreg": "ak_badreg"})
+    plugin_dir("avatarkit-sparkle", {"ak_sparkle": GOOD}, {"sparkle": "ak_sparkle"})
+    warnings: list[str] = []
+    reg = Registry.load(environ={}, warn=warnings.append)
+    assert "sparkle" in reg.faces and "none" in reg.faces
+    assert len(warnings) == 2
+    by_dist = {p.distribution: p for p in reg.problems}
+    assert "ModuleNotFoundError" in by_dist["avatarkit-broken"].error
+    assert "boom in register" in by_dist["avatarkit-badreg"].error
+    for w in warnings:
+        assert "\n" not in w and "--no-plugin" in w
+
+
+def test_strict_mode_makes_a_broken_plugin_fatal(plugin_dir, clean_env) -> None:
+    plugin_dir("avatarkit-broken", {"ak_broken": BROKEN_IMPORT}, {"broken": "ak_broken"})
+    with pytest.raises(PluginLoadError, match="avatarkit-broken"):
+        Registry.load(environ={"AVATARKIT_STRICT_PLUGINS": "1"})
+
+
+def test_load_plugins_limits_third_party_but_keeps_builtins(plugin_dir, clean_env) -> None:
+    plugin_dir("avatarkit-sparkle", {"ak_sparkle": GOOD}, {"sparkle": "ak_sparkle"})
+    plugin_dir("avatarkit-broken", {"ak_broken": BROKEN_IMPORT}, {"broken": "ak_broken"})
+    reg = Registry.load(environ={"AVATARKIT_LOAD_PLUGINS": ""})
+    assert "sparkle" not in reg.faces and not reg.problems and "none" in reg.faces
+    reg = Registry.load(environ={"AVATARKIT_LOAD_PLUGINS": "avatarkit-sparkle"})
+    assert "sparkle" in reg.faces and not reg.problems
+
+
+def test_blocking_a_plugin_by_name(plugin_dir, clean_env) -> None:
+    plugin_dir("avatarkit-broken", {"ak_broken": BROKEN_IMPORT}, {"broken": "ak_broken"})
+    reg = Registry.load(environ={}, blocked=["avatarkit-broken"])
+    assert not reg.problems
+    reg = Registry.load(environ={"AVATARKIT_DISABLE_PLUGINS": "broken"})
+    assert not reg.problems
+
+
+def test_duplicate_part_names_name_both_distributions(plugin_dir, clean_env) -> None:
+    plugin_dir("avatarkit-dupe", {"ak_dupe": DUPLICATE_NONE}, {"dupe": "ak_dupe"})
+    reg = Registry.load(environ={})
+    with pytest.raises(DuplicatePartError) as err:
+        reg.face("none")
+    assert "avatarkit and avatarkit-dupe" in str(err.value)
+    with pytest.raises(DuplicatePartError):
+        Registry.load(environ={"AVATARKIT_STRICT_PLUGINS": "1"})
+
+
+def test_unknown_part_suggests_the_closest_name(clean_env) -> None:
+    reg = Registry.load(environ={})
+    with pytest.raises(UnknownPartError, match="did you mean 'heygen'"):
+        reg.face("heygn")
+    with pytest.raises(UnknownPartError, match="Available brains"):
+        reg.brain("zzz")
+
+
+def test_listing_plugins_never_imports_livekit(plugin_dir, clean_env) -> None:
+    plugin_dir("avatarkit-sparkle", {"ak_sparkle": GOOD}, {"sparkle": "ak_sparkle"})
+    code = (
+        "import sys, avatarkit.cli as c\n"
+        "try:\n    c.main(['plugins', '--json'])\nexcept SystemExit:\n    pass\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('numpy', 'av', 'onnxruntime', 'faster_whisper') or m.startswith('livekit'))\n"
+        "print('HEAVY', bad, file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert "HEAVY []" in out.stderr, out.stderr
+    assert '"sparkle"' in out.stdout
