@@ -24,12 +24,13 @@ if TYPE_CHECKING:
     )
     from .face import EMOTIONS, Face
     from .hookspecs import hookimpl
+    from .part import PartOptions
     from .registry import Registry
 
 _WHERE = {
     "Brain": "brain", "BrainParts": "brain", "Composer": "composer", "make_plan": "composer",
     "AvatarkitConfig": "config", "load_config": "config", "EMOTIONS": "face", "Face": "face",
-    "hookimpl": "hookspecs", "Registry": "registry",
+    "hookimpl": "hookspecs", "Registry": "registry", "PartOptions": "part",
     **{name: "errors" for name in (
         "AvatarkitError", "ConfigError", "FaceStartError", "MissingCredentialsError",
         "PartUnavailableError", "UnknownPartError", "UsageError")},
@@ -58,6 +59,7 @@ __all__ = [
     "Face",
     "FaceStartError",
     "MissingCredentialsError",
+    "PartOptions",
     "PartUnavailableError",
     "Registry",
     "UnknownPartError",

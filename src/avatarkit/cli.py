@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -34,18 +34,18 @@ app.add_typer(config_app, name="config")
 _state: dict[str, Any] = {"debug": False, "blocked": []}
 
 # Options shared by the commands that pick parts (Annotated aliases keep them identical).
-BrainArg = Annotated[Optional[str], typer.Option(  # noqa: UP007 - typer needs Optional
+BrainArg = Annotated[str | None, typer.Option(  # noqa: UP007 - typer needs Optional
     "--brain", "-b", help="Brain to run (see `avatarkit plugins`).")]
-FaceArg = Annotated[Optional[str], typer.Option(  # noqa: UP007
+FaceArg = Annotated[str | None, typer.Option(  # noqa: UP007
     "--face", "-f", help="Face to show (see `avatarkit plugins`).")]
 BrainOptArg = Annotated[list[str], typer.Option(
     "--brain-opt", help="Brain option KEY=VALUE (repeatable).", metavar="KEY=VALUE")]
 FaceOptArg = Annotated[list[str], typer.Option(
     "--face-opt", help="Face option KEY=VALUE, or FACE.KEY=VALUE for a fallback face "
     "(repeatable).", metavar="KEY=VALUE")]
-FallbackArg = Annotated[Optional[list[str]], typer.Option(  # noqa: UP007
+FallbackArg = Annotated[list[str] | None, typer.Option(  # noqa: UP007
     "--fallback", help="Faces to try if the face fails, in order (repeatable or a,b).")]
-ConfigArg = Annotated[Optional[Path], typer.Option(  # noqa: UP007
+ConfigArg = Annotated[Path | None, typer.Option(  # noqa: UP007
     "--config", "-c", help="Path to avatarkit.toml (default: ./avatarkit.toml if present).")]
 
 
@@ -82,14 +82,14 @@ def _config(
 @app.command()
 def plugins(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show option schemas.")]
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Include option schemas.")]
     = False,
 ) -> None:
     """List every brain and face: where it comes from, what it needs, whether it works."""
     from .listing import describe_parts, render_parts
 
     registry = _registry()
-    rows = describe_parts(registry, os.environ, verbose=verbose or as_json)
+    rows = describe_parts(registry, os.environ, verbose=verbose)
     if as_json:
         problems = [p.__dict__ for p in registry.problems]
         typer.echo(json.dumps({"parts": rows, "problems": problems}, indent=2))
@@ -121,7 +121,7 @@ def run(
     config: ConfigArg = None,
     dev: Annotated[bool, typer.Option("--dev", help="LiveKit dev mode (reload, debug).")]
     = False,
-    room: Annotated[Optional[str], typer.Option(  # noqa: UP007
+    room: Annotated[str | None, typer.Option(  # noqa: UP007
         "--room", help="Join this one room directly instead of waiting for dispatch.")] = None,
 ) -> None:
     """Run a LiveKit worker that puts the avatar into rooms (production by default)."""
@@ -130,7 +130,7 @@ def run(
 
     cfg = _config(config, brain, face, brain_opt, face_opt, fallback)
     make_plan(cfg, _registry())  # every part valid and credentialed before any connection
-    mode = "connect" if room else ("dev" if dev else "start")
+    mode: Literal["start", "dev", "connect"] = "connect" if room else ("dev" if dev else "start")
     run_worker(cfg, mode=mode, room=room, log_level="debug" if _state["debug"] else None)
 
 
@@ -185,7 +185,7 @@ def demo(
         "--ask", help="Question text, spoken by the local TTS (repeatable).")] = [],  # noqa: B006
     output: Annotated[Path, typer.Option("--output", "-o", help="The mp4 to write.")]
     = Path("demo.mp4"),
-    report_json: Annotated[Optional[Path], typer.Option(  # noqa: UP007
+    report_json: Annotated[Path | None, typer.Option(  # noqa: UP007
         "--report-json", help="Also write the session report as JSON.")] = None,
 ) -> None:
     """Talk to the avatar with no server and no account: questions in, an mp4 out."""

@@ -62,15 +62,15 @@ def make_plan(
     """
     registry = registry or Registry.load()
     environ = os.environ if environ is None else environ
+    # Names first, then options, then credentials: the most basic mistake is reported first.
     brain_cls = registry.brain(config.brain.name)
+    face_classes = [registry.face(name) for name in config.face.chain()]
     brain_options = brain_cls.parse_options(config.brain.selected_options())
+    face_options = [cls.parse_options(config.face.options_for(cls.name)) for cls in face_classes]
     brain_cls.check_usable(brain_options, environ)
-    faces = []
-    for name in config.face.chain():
-        face_cls = registry.face(name)
-        options = face_cls.parse_options(config.face.options_for(name))
-        face_cls.check_usable(options, environ)
-        faces.append(FaceSpec(face_cls, options))
+    for cls, options in zip(face_classes, face_options):
+        cls.check_usable(options, environ)
+    faces = [FaceSpec(cls, options) for cls, options in zip(face_classes, face_options)]
     return Plan(config, brain_cls, brain_options, tuple(faces))
 
 

@@ -11,10 +11,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .errors import ConfigError, MissingCredentialsError, PartUnavailableError
 
 
-class NoOptions(BaseModel):
-    """Options model of a part that takes none."""
+class PartOptions(BaseModel):
+    """Base for a part's nested ``Options``: unknown keys are refused, and the validation
+    schema is built on first use (so listing many plugins stays fast)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
+class NoOptions(PartOptions):
+    """Options model of a part that takes none."""
 
 
 class Part:

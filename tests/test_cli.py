@@ -1,0 +1,141 @@
+"""The CLI: bad input gives one clear message and exit 2 before any network connection."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Runs the CLI with an audit hook that reports every socket connection attempt.
+RUNNER = (
+    "import sys\n"
+    "def hook(event, args):\n"
+    "    if event == 'socket.connect':\n"
+    "        print('NETWORK-CONNECT', args[1], file=sys.stderr)\n"
+    "sys.addaudithook(hook)\n"
+    "from avatarkit.cli import main\n"
+    "main(sys.argv[1:])\n"
+)
+
+
+def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith(("AVATARKIT_", "LIVEKIT_", "OPENAI_", "DEEPGRAM_",
+                                     "CARTESIA_", "LIVEAVATAR_"))}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-c", RUNNER, *args], capture_output=True,
+                          text=True, env=full_env, cwd=cwd, timeout=timeout)
+
+
+def assert_usage_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert "NETWORK-CONNECT" not in result.stderr
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
+
+def test_unknown_face_suggests_a_name(tmp_path: Path) -> None:
+    assert_usage_error(cli("run", "--brain", "realtime", "--face", "heygn", cwd=tmp_path),
+                       "unknown", "did you mean 'heygen'")
+
+
+def test_unknown_brain(tmp_path: Path) -> None:
+    assert_usage_error(cli("run", "--brain", "realtme", cwd=tmp_path),
+                       "unknown brain 'realtme'", "did you mean 'realtime'")
+
+
+def test_invalid_option_value_names_the_option(tmp_path: Path) -> None:
+    env = {"OPENAI_API_KEY": "sk-test", "LIVEAVATAR_API_KEY": "k"}
+    result = cli("run", "--brain", "realtime", "--face", "heygen",
+                 "--face-opt", "video_quality=ultra", env=env, cwd=tmp_path)
+    assert_usage_error(result, "heygen", "video_quality")
+
+
+def test_unknown_option_is_refused(tmp_path: Path) -> None:
+    result = cli("run", "--brain", "realtime", "--brain-opt", "temprature=0.5",
+                 env={"OPENAI_API_KEY": "sk-test"}, cwd=tmp_path)
+    assert_usage_error(result, "temprature", "unknown option")
+
+
+def test_option_without_equals(tmp_path: Path) -> None:
+    assert_usage_error(cli("run", "--brain-opt", "oops", cwd=tmp_path), "KEY=VALUE")
+
+
+def test_malformed_toml_names_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "avatarkit.toml"
+    bad.write_text("[brain\nname = 'realtime'\n")
+    assert_usage_error(cli("config", "show", cwd=tmp_path), "malformed TOML", "avatarkit.toml")
+
+
+def test_missing_credentials_name_the_variables(tmp_path: Path) -> None:
+    result = cli("run", "--brain", "realtime", "--face", "heygen", cwd=tmp_path)
+    assert_usage_error(result, "OPENAI_API_KEY")
+
+
+def test_missing_credentials_in_the_fallback_chain(tmp_path: Path) -> None:
+    result = cli("run", "--brain", "realtime", "--face", "none", "--fallback", "heygen",
+                 env={"OPENAI_API_KEY": "sk-test"}, cwd=tmp_path)
+    assert_usage_error(result, "LIVEAVATAR_API_KEY")
+
+
+def test_run_without_livekit_settings_says_what_to_set(tmp_path: Path) -> None:
+    result = cli("run", "--brain", "realtime", "--face", "none",
+                 env={"OPENAI_API_KEY": "sk-test"}, cwd=tmp_path)
+    assert_usage_error(result, "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
+
+
+def test_hedra_fails_fast_naming_alternatives(tmp_path: Path) -> None:
+    result = cli("run", "--brain", "realtime", "--face", "hedra",
+                 env={"OPENAI_API_KEY": "sk-test"}, cwd=tmp_path)
+    assert_usage_error(result, "Hedra", "--face heygen", "--face local")
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    result = cli("--debug", "run", "--brain", "realtme", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr
+
+
+def test_config_show_merges_sources_and_masks_secrets(tmp_path: Path) -> None:
+    (tmp_path / "avatarkit.toml").write_text(
+        '[brain]\nname = "realtime"\n[face]\nname = "heygen"\nfallback = ["local"]\n'
+        '[face.options.heygen]\navatar_id = "from-file"\nvideo_quality = "low"\n'
+        '[livekit]\napi_secret = "file-secret-value"\n'
+    )
+    env = {"AVATARKIT_FACE": "none", "LIVEKIT_API_KEY": "env-key-value",
+           "LIVEKIT_URL": "wss://example.livekit.cloud"}
+    result = cli("config", "show", "--json", "--brain", "pipeline",
+                 "--face-opt", "heygen.video_quality=high", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["brain"]["name"] == "pipeline"          # flag beats file
+    assert data["face"]["name"] == "none"               # env beats file
+    assert data["face"]["fallback"] == ["local"]        # file beats default
+    assert data["face"]["options"]["heygen"] == {"avatar_id": "from-file",
+                                                 "video_quality": "high"}
+    assert data["livekit"]["url"] == "wss://example.livekit.cloud"
+    assert "env-key-value" not in result.stdout and "file-secret-value" not in result.stdout
+    assert data["livekit"]["api_key"] == "**********"
+
+
+def test_plugins_json_lists_parts_with_env_status(tmp_path: Path) -> None:
+    result = cli("plugins", "--json", "--verbose", env={"OPENAI_API_KEY": "sk-test"},
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    parts = {(p["kind"], p["name"]): p for p in json.loads(result.stdout)["parts"]}
+    assert parts[("brain", "realtime")]["env"] == {"OPENAI_API_KEY": True}
+    assert parts[("face", "hedra")]["available"] is False
+    assert "properties" in parts[("face", "heygen")]["options"]
+    assert "sk-test" not in result.stdout
+
+
+@pytest.mark.parametrize("args", [["--help"], ["plugins"], ["plugins", "--verbose"]])
+def test_fast_commands_succeed(args: list[str], tmp_path: Path) -> None:
+    result = cli(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
