@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -34,18 +34,18 @@ app.add_typer(config_app, name="config")
 _state: dict[str, Any] = {"debug": False, "blocked": []}
 
 # Options shared by the commands that pick parts (Annotated aliases keep them identical).
-BrainArg = Annotated[str | None, typer.Option(  # noqa: UP007 - typer needs Optional
+BrainArg = Annotated[str | None, typer.Option(
     "--brain", "-b", help="Brain to run (see `avatarkit plugins`).")]
-FaceArg = Annotated[str | None, typer.Option(  # noqa: UP007
+FaceArg = Annotated[str | None, typer.Option(
     "--face", "-f", help="Face to show (see `avatarkit plugins`).")]
 BrainOptArg = Annotated[list[str], typer.Option(
     "--brain-opt", help="Brain option KEY=VALUE (repeatable).", metavar="KEY=VALUE")]
 FaceOptArg = Annotated[list[str], typer.Option(
     "--face-opt", help="Face option KEY=VALUE, or FACE.KEY=VALUE for a fallback face "
     "(repeatable).", metavar="KEY=VALUE")]
-FallbackArg = Annotated[list[str] | None, typer.Option(  # noqa: UP007
+FallbackArg = Annotated[list[str] | None, typer.Option(
     "--fallback", help="Faces to try if the face fails, in order (repeatable or a,b).")]
-ConfigArg = Annotated[Path | None, typer.Option(  # noqa: UP007
+ConfigArg = Annotated[Path | None, typer.Option(
     "--config", "-c", help="Path to avatarkit.toml (default: ./avatarkit.toml if present).")]
 
 
@@ -121,7 +121,7 @@ def run(
     config: ConfigArg = None,
     dev: Annotated[bool, typer.Option("--dev", help="LiveKit dev mode (reload, debug).")]
     = False,
-    room: Annotated[str | None, typer.Option(  # noqa: UP007
+    room: Annotated[str | None, typer.Option(
         "--room", help="Join this one room directly instead of waiting for dispatch.")] = None,
 ) -> None:
     """Run a LiveKit worker that puts the avatar into rooms (production by default)."""
@@ -185,7 +185,7 @@ def demo(
         "--ask", help="Question text, spoken by the local TTS (repeatable).")] = [],  # noqa: B006
     output: Annotated[Path, typer.Option("--output", "-o", help="The mp4 to write.")]
     = Path("demo.mp4"),
-    report_json: Annotated[Path | None, typer.Option(  # noqa: UP007
+    report_json: Annotated[Path | None, typer.Option(
         "--report-json", help="Also write the session report as JSON.")] = None,
 ) -> None:
     """Talk to the avatar with no server and no account: questions in, an mp4 out."""

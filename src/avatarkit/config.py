@@ -183,9 +183,9 @@ def load_config(
     try:
         return AvatarkitConfig.model_validate(data)
     except ValidationError as exc:
-        where = f" (file: {file})" if file else ""
+        source = f" (file: {file})" if file else ""
         raise ConfigError(
-            f"invalid configuration{where}:\n{format_validation_error(exc)}",
+            f"invalid configuration{source}:\n{format_validation_error(exc)}",
             hint="`avatarkit config show` prints the merged configuration",
         ) from None
 

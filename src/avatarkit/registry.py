@@ -126,7 +126,7 @@ class Registry:
         warn: Callable[[str], None] | None = None,
     ) -> None:
         """Register one plugin object (a module with hookimpls) and collect its parts."""
-        ep_name = entry_point or getattr(plugin, "__name__", repr(plugin))
+        ep_name = entry_point or str(getattr(plugin, "__name__", repr(plugin)))
         plugin_name = f"{distribution}:{ep_name}"
         try:
             self.manager.register(plugin, name=plugin_name)
