@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from avatarkit.worker import session_load
-from tests.standins.livekit_worker import WorkerEndpoint
+from standins.livekit_worker import WorkerEndpoint
 
 
 def test_load_reflects_declared_session_cost_and_cap() -> None:

@@ -198,6 +198,11 @@ def demo(
         report_json.write_text(json.dumps(result.to_dict(), indent=2))
 
 
+from .cli_web import register_web_commands  # noqa: E402 - after the shared option aliases
+
+register_web_commands(app)
+
+
 # -- entry point --------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: exit 2 for usage errors, 1 for runtime errors, no tracebacks
@@ -209,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
     _setup_logging(_state["debug"])
     try:
         app(args=args, prog_name="avatarkit", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer.Exit) as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()

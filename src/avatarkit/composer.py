@@ -100,6 +100,18 @@ class Composer:
         ``on_started(session, face)`` is called once the session runs (for control APIs,
         tests and transports that need the live face).
         """
+        from livekit.agents import get_job_context
+        from livekit.agents.utils import http_context
+
+        if get_job_context(required=False) is not None:
+            return await self._run(transport, on_started)
+        # Off a worker job (file, playground, tests) plugins still need a shared HTTP session.
+        async with http_context.open():
+            return await self._run(transport, on_started)
+
+    async def _run(
+        self, transport: Transport, on_started: Callable[[Any, Face], Any] | None
+    ) -> SessionReport:
         from livekit.agents import Agent, AgentSession
 
         config = self.plan.config

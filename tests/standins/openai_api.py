@@ -1,0 +1,151 @@
+"""Stand-in for the OpenAI API as livekit-plugins-openai 1.8 calls it (through the ``openai``
+client, and aiohttp for Realtime):
+
+- ``POST /v1/audio/transcriptions`` (multipart: ``file`` wav, ``model``, ``language``,
+  ``response_format``) -> ``{"text": ...}``
+- ``POST /v1/chat/completions`` with ``stream: true`` -> SSE ``chat.completion.chunk``s,
+  ``data: [DONE]``
+- ``POST /v1/audio/speech`` (``stream_format: "sse"``) -> SSE ``speech.audio.delta`` (base64
+  audio in ``response_format``) then ``speech.audio.done``
+- ``GET /v1/realtime?model=...`` WebSocket: sends ``session.created``, records client events
+  (``session.update`` ...), answers ``session.update`` with ``session.updated``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from typing import Any
+
+import numpy as np
+from aiohttp import WSMsgType, web
+
+from ._server import StandinServer
+
+
+def tone_pcm(seconds: float, rate: int = 24000, freq: float = 440.0) -> bytes:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.3 * 32767 * np.sin(2 * np.pi * freq * t)).astype(np.int16).tobytes()
+
+
+class OpenAIStandin(StandinServer):
+    def __init__(self, *, api_key: str = "sk-test", transcript: str = "what time is it",
+                 reply: str = "It is noon. Anything else?", speech_seconds: float = 0.5) -> None:
+        super().__init__()
+        self.api_key = api_key
+        self.transcript, self.reply, self.speech_seconds = transcript, reply, speech_seconds
+        self.realtime_events: list[dict[str, Any]] = []
+        self.realtime_update = asyncio.Event()
+        r = self.app.router
+        r.add_post("/v1/audio/transcriptions", self._transcriptions)
+        r.add_post("/v1/chat/completions", self._chat)
+        r.add_post("/v1/audio/speech", self._speech)
+        r.add_get("/v1/realtime", self._realtime)
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+    def _authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {self.api_key}"
+
+    def _unauthorized(self) -> web.Response:
+        return web.json_response({"error": {"message": "Incorrect API key provided",
+                                            "type": "invalid_request_error",
+                                            "code": "invalid_api_key"}}, status=401)
+
+    async def _transcriptions(self, request: web.Request) -> web.Response:
+        fields: dict[str, Any] = {}
+        async for part in await request.multipart():
+            data = await part.read()  # type: ignore[union-attr]
+            fields[part.name or ""] = data if part.name == "file" else data.decode()
+        self.calls.append(_call(request, fields))
+        if not self._authorized(request):
+            return self._unauthorized()
+        if not fields.get("file", b"").startswith(b"RIFF"):
+            return web.json_response({"error": {"message": "file must be audio"}}, status=400)
+        return web.json_response({"text": self.transcript})
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        call = await self.record(request)
+        if not self._authorized(request):
+            return self._unauthorized()
+        body = call.json
+        cid = "chatcmpl-" + uuid.uuid4().hex[:12]
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                          "x-request-id": "req_" + uuid.uuid4().hex[:16]})
+        await resp.prepare(request)
+
+        async def chunk(delta: dict[str, Any], finish: str | None = None) -> None:
+            payload = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()),
+                       "model": body["model"], "choices": [
+                           {"index": 0, "delta": delta, "finish_reason": finish}]}
+            await resp.write(f"data: {json.dumps(payload)}\n\n".encode())
+
+        await chunk({"role": "assistant", "content": ""})
+        words = self.reply.split(" ")
+        for i, word in enumerate(words):
+            await chunk({"content": word if i == len(words) - 1 else word + " "})
+        await chunk({}, "stop")
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()),
+                     "model": body["model"], "choices": [],
+                     "usage": {"prompt_tokens": 10, "completion_tokens": 6, "total_tokens": 16}}
+            await resp.write(f"data: {json.dumps(usage)}\n\n".encode())
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+        return resp
+
+    async def _speech(self, request: web.Request) -> web.StreamResponse:
+        call = await self.record(request)
+        if not self._authorized(request):
+            return self._unauthorized()
+        body = call.json
+        if body.get("response_format") != "pcm" or body.get("stream_format") != "sse":
+            return web.json_response({"error": {"message": "stand-in speaks pcm over sse"}},
+                                     status=400)
+        pcm = tone_pcm(self.speech_seconds)
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                          "x-request-id": "req_" + uuid.uuid4().hex[:16]})
+        await resp.prepare(request)
+        step = 4800  # 100 ms of 24 kHz s16le
+        for i in range(0, len(pcm), step):
+            event = {"type": "speech.audio.delta",
+                     "audio": base64.b64encode(pcm[i:i + step]).decode()}
+            await resp.write(f"data: {json.dumps(event)}\n\n".encode())
+        done = {"type": "speech.audio.done",
+                "usage": {"input_tokens": 5, "output_tokens": 50, "total_tokens": 55}}
+        await resp.write(f"data: {json.dumps(done)}\n\n".encode())
+        await resp.write_eof()
+        return resp
+
+    async def _realtime(self, request: web.Request) -> web.StreamResponse:
+        await self.record(request)
+        if not self._authorized(request):
+            return self._unauthorized()
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        session = {"id": "sess_" + uuid.uuid4().hex[:12], "object": "realtime.session",
+                   "type": "realtime", "model": request.query.get("model")}
+        await ws.send_json({"type": "session.created", "event_id": "ev_1", "session": session})
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            event = json.loads(msg.data)
+            self.realtime_events.append(event)
+            if event.get("type") == "session.update":
+                session.update(event.get("session") or {})
+                await ws.send_json({"type": "session.updated", "event_id": "ev_u",
+                                    "session": session})
+                self.realtime_update.set()
+        return ws
+
+
+def _call(request: web.Request, fields: dict[str, Any]) -> Any:
+    from ._server import Call
+
+    return Call(request.method, request.path, dict(request.headers), dict(request.query),
+                {k: v for k, v in fields.items() if k != "file"}, fields.get("file", b""))
