@@ -139,3 +139,10 @@ def test_plugins_json_lists_parts_with_env_status(tmp_path: Path) -> None:
 def test_fast_commands_succeed(args: list[str], tmp_path: Path) -> None:
     result = cli(*args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_doctor_exits_1_with_a_verdict_when_checks_fail(tmp_path: Path) -> None:
+    result = cli("doctor", "--brain", "realtime", "--face", "none", cwd=tmp_path)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "OPENAI_API_KEY" in result.stdout and "verdict" in result.stdout
+    assert "Traceback" not in result.stderr

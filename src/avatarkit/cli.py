@@ -213,7 +213,8 @@ def main(argv: list[str] | None = None) -> None:
     _state["debug"] = "--debug" in args or os.environ.get("AVATARKIT_DEBUG", "") not in ("", "0")
     _setup_logging(_state["debug"])
     try:
-        app(args=args, prog_name="avatarkit", standalone_mode=False)
+        # Non-standalone click returns an `Exit`'s code instead of raising it.
+        result = app(args=args, prog_name="avatarkit", standalone_mode=False)
     except (click.exceptions.Exit, typer.Exit) as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"avatarkit: unexpected error: {type(exc).__name__}: {exc}\n"
               "  hint: rerun with --debug for the traceback, and report it", file=sys.stderr)
         sys.exit(1)
-    sys.exit(0)
+    sys.exit(result if isinstance(result, int) else 0)
 
 
 def _setup_logging(debug: bool) -> None:
