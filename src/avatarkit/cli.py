@@ -187,12 +187,16 @@ def demo(
     = Path("demo.mp4"),
     report_json: Annotated[Path | None, typer.Option(
         "--report-json", help="Also write the session report as JSON.")] = None,
+    interrupt_after: Annotated[float | None, typer.Option(
+        "--interrupt-after", help="Say the last question this many seconds into the reply "
+        "to the one before (a barge-in).", min=0.0)] = None,
 ) -> None:
     """Talk to the avatar with no server and no account: questions in, an mp4 out."""
     from .demo import print_demo, run_demo
 
     cfg = _config(config, brain, face, brain_opt, face_opt, fallback)
-    result = run_demo(cfg, inputs=input_, asks=ask, output=output, registry=_registry())
+    result = run_demo(cfg, inputs=input_, asks=ask, output=output, registry=_registry(),
+                      interrupt_after=interrupt_after)
     print_demo(result, echo=typer.echo)
     if report_json is not None:
         report_json.write_text(json.dumps(result.to_dict(), indent=2))

@@ -12,6 +12,7 @@ from typing import Any
 
 from .composer import Composer, make_plan
 from .config import AvatarkitConfig
+from .errors import UsageError
 from .registry import Registry
 from .report import TURN_STAGES, SessionReport
 
@@ -25,6 +26,9 @@ class DemoResult:
     video_frames: int
     audio_seconds: float
     measured: list[float | None] = field(default_factory=list)  # speech end -> first output
+    # Per input: where its speech started/ended and the reply's first output began, in
+    # seconds on the mp4's timeline (None when not reached).
+    marks: list[dict[str, float | None]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -32,6 +36,7 @@ class DemoResult:
             "video_frames": self.video_frames,
             "audio_seconds": self.audio_seconds,
             "speech_end_to_first_output": self.measured,
+            "marks": self.marks,
             "session": self.report.to_dict(),
         }
 
@@ -48,13 +53,13 @@ def run_demo(
     asks: Sequence[str] = (),
     output: Path = Path("demo.mp4"),
     registry: Registry | None = None,
-    barge_in_after: float | None = None,
+    interrupt_after: float | None = None,
     composer: Composer | None = None,
 ) -> DemoResult:
     """Validate, load the inputs, run the turns, write ``output``. Blocking.
 
-    ``barge_in_after`` adds an interruption: the last question is spoken again this many
-    seconds into the agent's reply to it.
+    With ``interrupt_after``, the last input is spoken that many seconds into the agent's
+    reply to the one before it (a barge-in), instead of after the reply.
     """
     from .transports.audio_files import load_speech
     from .transports.file import FileTransport, Utterance
@@ -64,9 +69,13 @@ def run_demo(
     clips += [synthesize_question(text) for text in asks]
     if not clips:
         clips = [load_speech(bundled_question())]
+    if interrupt_after is not None and len(clips) < 2:
+        raise UsageError("--interrupt-after needs at least two inputs (--input/--ask): "
+                         "the last one interrupts the reply to the one before",
+                         hint="add a second --ask \"...\"")
     utterances = [Utterance(c) for c in clips]
-    if barge_in_after is not None:
-        utterances.append(Utterance(clips[-1], barge_in_after=barge_in_after))
+    if interrupt_after is not None:
+        utterances[-1].barge_in_after = interrupt_after
     composer.prewarm()
     transport = FileTransport(utterances, Path(output))
     report = asyncio.run(composer.run(transport))
@@ -76,12 +85,16 @@ def run_demo(
         video_frames=transport.recorder.video_frames,
         audio_seconds=transport.recorder.audio_seconds,
         measured=[t.speech_end_to_first_frame for t in transport.timings],
+        marks=[{"speech_start": transport.media_time(t.speech_start),
+                "speech_end": transport.media_time(t.speech_end),
+                "first_output": None if t.first_output is None
+                else transport.media_time(t.first_output)} for t in transport.timings],
     )
 
 
 def synthesize_question(text: str) -> Any:
     """Speak ``text`` with the local TTS (Piper, else espeak-ng) as 16 kHz int16 samples."""
-    from .local.speech import speak_16k
+    from .local.say import speak_16k
 
     samples = speak_16k(text)
     from .transports.audio_files import check_speech

@@ -45,6 +45,7 @@ class Utterance:
 class TurnTiming:
     """Wall-clock marks of one turn, measured at the transport (what a viewer sees)."""
 
+    speech_start: float
     speech_end: float
     first_output: float | None = None  # first agent audio/frame delivered after speech end
 
@@ -168,21 +169,30 @@ class MediaClock:
 
 
 class _TimingSink:
-    """Passes media to the recorder and notes the first output after each speech end."""
+    """Passes media to the recorder and notes the first output after each speech end.
+
+    ``media_offset`` maps the monotonic clock onto the recording's timeline
+    (``media_time = monotonic - media_offset``), fixed by the first frame delivered.
+    """
 
     def __init__(self, recorder: Mp4Recorder, timings: list[TurnTiming]) -> None:
         self._recorder = recorder
         self._timings = timings
+        self.media_offset: float | None = None
 
-    def _mark(self) -> None:
-        if self._timings and self._timings[-1].first_output is None:
-            self._timings[-1].first_output = time.monotonic()
+    def _mark(self, timestamp: float, audio: bool) -> None:
+        now = time.monotonic()
+        if self.media_offset is None:
+            self.media_offset = now - timestamp
+        if audio and self._timings and self._timings[-1].first_output is None:
+            self._timings[-1].first_output = now
 
     async def push_video(self, frame: rtc.VideoFrame, timestamp: float) -> None:
+        self._mark(timestamp, audio=False)
         await self._recorder.push_video(frame, timestamp)
 
     async def push_audio(self, frame: rtc.AudioFrame, timestamp: float) -> None:
-        self._mark()
+        self._mark(timestamp, audio=True)
         await self._recorder.push_audio(frame, timestamp)
 
 
@@ -218,6 +228,11 @@ class FileTransport(Transport):
     def media_sink(self) -> MediaSink:
         return self._sink
 
+    def media_time(self, monotonic: float) -> float | None:
+        """Where a monotonic instant falls on the recording's timeline (None before media)."""
+        offset = self._sink.media_offset
+        return None if offset is None else monotonic - offset
+
     def attach(self, session: AgentSession) -> None:
         def on_state(ev: Any) -> None:
             self._state = ev.new_state
@@ -244,7 +259,8 @@ class FileTransport(Transport):
             else:
                 await self._wait_state("listening", "idle", timeout=self.reply_timeout)
             speech_end = await self._input.play(utt.samples)
-            self.timings.append(TurnTiming(speech_end=speech_end))
+            self.timings.append(TurnTiming(speech_start=speech_end - utt.seconds,
+                                           speech_end=speech_end))
             try:
                 await self._wait_state("thinking", "speaking", timeout=self.reply_timeout)
                 await self._wait_state("speaking", timeout=self.reply_timeout)

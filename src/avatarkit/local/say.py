@@ -1,0 +1,34 @@
+"""Speak a sentence offline into 16 kHz samples (``avatarkit demo --ask``)."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+from . import assets
+from .tts_select import resolve_tts
+
+RATE = 16000
+
+
+def speak_16k(text: str) -> Any:
+    """``text`` spoken by Piper (else espeak-ng), as 16 kHz mono int16 samples with 0.2 s
+    of silence either side."""
+    import numpy as np
+
+    if resolve_tts() == "piper":
+        from .piper_tts import load_piper_voice
+
+        chunks = list(load_piper_voice().synthesize(text))
+        pcm = np.concatenate([c.audio_int16_array for c in chunks]) if chunks else np.zeros(0)
+        rate = chunks[0].sample_rate if chunks else RATE
+    else:
+        binary = assets.espeak_binary()
+        wav = subprocess.run([str(binary), "--stdout", text], check=True,
+                             capture_output=True).stdout
+        pcm, rate = np.frombuffer(wav[44:], dtype=np.int16), 22050
+    n = int(len(pcm) * RATE / rate)
+    resampled = np.interp(np.arange(n) / RATE, np.arange(len(pcm)) / rate,
+                          pcm.astype(np.float32)).astype(np.int16)
+    pad = np.zeros(RATE // 5, dtype=np.int16)
+    return np.concatenate([pad, resampled, pad])
