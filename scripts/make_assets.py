@@ -1,6 +1,6 @@
 """Draw avatarkit's built-in assets: the default portrait and its landmarks.
 
-    python scripts/make_assets.py            # writes src/avatarkit/assets/default_portrait.{png,json}
+    python scripts/make_assets.py   # -> src/avatarkit/assets/default_portrait.{png,json}
 
 The portrait is a stylised head-and-shoulders bust drawn procedurally (PIL shapes + numpy
 shading) at 3x and box-downsampled, with a real alpha channel (so backgrounds replace the

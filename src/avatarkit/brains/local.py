@@ -1,0 +1,174 @@
+"""The ``local`` brain: everything offline, on this machine.
+
+Silero VAD -> faster-whisper (tiny.en) -> llama.cpp's ``llama-server`` with SmolLM2 (or any
+OpenAI-compatible server at ``base_url``: vLLM, Ollama...) -> Piper (or espeak-ng).
+
+This module imports only pydantic and avatarkit's light modules; the engines are imported
+in :meth:`LocalBrain.prewarm` / :meth:`LocalBrain.build`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from ..brain import Brain, BrainParts
+from ..errors import UsageError
+from ..hookspecs import hookimpl
+
+# Silence that ends the user's speech. Measured with Silero on espeak-ng and Piper speech
+# with commas and sentence breaks: 0.20-0.25 s split utterances mid-way, 0.30 s did not;
+# 0.35 s keeps a margin and ends every turn 0.2 s sooner than Silero's default 0.55 s.
+DEFAULT_MIN_SILENCE = 0.35
+
+_checked_urls: set[str] = set()
+_checked_lock = threading.Lock()
+
+
+class LocalBrain(Brain):
+    """Offline voice pipeline: Silero VAD, whisper, llama.cpp (or your server), Piper/espeak-ng.
+
+    The llama.cpp server is process-wide (shared by every session) and stopped by
+    :func:`shutdown` or at interpreter exit; models are loaded once per process.
+    """
+
+    name: ClassVar[str] = "local"
+    summary: ClassVar[str] = (
+        "offline: Silero VAD + whisper tiny.en + llama.cpp SmolLM2 (or your vLLM/Ollama "
+        "via base_url) + Piper/espeak-ng; no API keys"
+    )
+    env: ClassVar[tuple[str, ...]] = ()
+
+    class Options(BaseModel):
+        """Options of the ``local`` brain."""
+
+        model_config = ConfigDict(extra="forbid")
+
+        base_url: str | None = Field(
+            None, description="OpenAI-compatible server to use instead of the bundled llama.cpp "
+            "(vLLM: http://HOST:8000/v1, Ollama: http://HOST:11434/v1)")
+        model: str = Field("smollm2", description="model name sent to the LLM server")
+        api_key: SecretStr | None = Field(None, description="API key for base_url, if needed")
+        tts: Literal["auto", "piper", "espeak"] = Field(
+            "auto", description="speech engine: Piper if installed, else espeak-ng")
+        voice: str | None = Field(None, description="path to a Piper .onnx voice")
+        stt_language: str = Field("en", description="language of the user's speech")
+        min_silence: float = Field(
+            DEFAULT_MIN_SILENCE, gt=0.05, le=5.0,
+            description="seconds of silence that end the user's speech (Silero VAD)")
+        temperature: float | None = Field(None, ge=0.0, le=2.0,
+                                          description="LLM sampling temperature")
+
+    options: Options
+
+    def __init__(self, options: Any = None) -> None:
+        super().__init__(options)
+        self._owned: list[Any] = []
+
+    @classmethod
+    def check_usable(cls, options: Any, environ: Mapping[str, str] | None = None) -> None:
+        """Raise :class:`~avatarkit.errors.UsageError` naming what to install; no network."""
+        super().check_usable(options, environ)
+        from ..local import assets
+        from ..local.tts_select import resolve_tts
+
+        assets.whisper_model_path()
+        if options.stt_language.replace("_", "-").split("-")[0].lower() not in ("en", "english"):
+            raise UsageError(
+                f"stt_language={options.stt_language!r}: the packaged whisper model (tiny.en) "
+                "understands English only",
+                hint="set stt_language='en', or use the 'pipeline' brain for other languages",
+            )
+        resolve_tts(options.tts, options.voice)
+        if options.base_url is None:
+            assets.llama_server_binary()
+            assets.smollm2_gguf_path()
+
+    def _api_key(self) -> str | None:
+        key = self.options.api_key
+        return key.get_secret_value() if key is not None else None
+
+    def llm_base_url(self) -> str:
+        """The LLM server's URL: ``base_url`` once checked, or the started llama.cpp server.
+
+        Blocking and idempotent (the first call per process does the work).
+        """
+        base_url = self.options.base_url
+        if base_url is None:
+            from ..local import llama_server
+
+            return llama_server.ensure_started_sync()
+        with _checked_lock:
+            if base_url not in _checked_urls:
+                from ..local.endpoint import check_openai_endpoint
+
+                check_openai_endpoint(base_url, api_key=self._api_key())
+                _checked_urls.add(base_url)
+        return base_url
+
+    def prewarm(self) -> None:
+        """Load VAD, whisper and the Piper voice, and start (or check) the LLM server."""
+        from ..local.tts_select import resolve_tts
+        from ..local.vad import load_vad
+        from ..local.whisper_stt import load_whisper_model
+
+        opts = self.options
+        load_vad(opts.min_silence)
+        load_whisper_model()
+        if resolve_tts(opts.tts, opts.voice) == "piper":
+            from ..local.piper_tts import load_piper_voice
+
+            load_piper_voice(opts.voice)
+        self.llm_base_url()
+
+    def build(self) -> BrainParts:
+        """Fresh STT/LLM/TTS for one session, the shared VAD, and VAD turn detection."""
+        from ..local.tts_select import create_tts
+        from ..local.vad import load_vad
+        from ..local.whisper_stt import WhisperSTT
+        from .openai_compat import openai_compatible_llm
+
+        opts = self.options
+        llm = openai_compatible_llm(model=opts.model, base_url=self.llm_base_url(),
+                                    api_key=self._api_key(), temperature=opts.temperature)
+        stt = WhisperSTT(language=opts.stt_language)
+        tts = create_tts(opts.tts, opts.voice)
+        self._owned += [llm, stt, tts]
+        return BrainParts(
+            llm=llm,
+            stt=stt,
+            tts=tts,
+            vad=load_vad(opts.min_silence),
+            session_options={"turn_handling": turn_handling()},
+        )
+
+    async def aclose(self) -> None:
+        """Close this brain's per-session components (the shared server keeps running)."""
+        owned, self._owned = self._owned, []
+        for part in owned:
+            await part.aclose()
+
+
+def turn_handling() -> dict[str, Any]:
+    """``AgentSession(turn_handling=...)`` for offline use.
+
+    VAD ends the turn (the default turn-detector model waits up to ~2.5 s on synthetic
+    speech); interruptions use the VAD too, never a cloud detector.
+    """
+    return {"turn_detection": "vad", "interruption": {"mode": "vad"}}
+
+
+def shutdown() -> None:
+    """Stop the process-wide llama.cpp server (also done at interpreter exit)."""
+    from ..local import llama_server
+
+    llama_server.shutdown()
+
+
+@hookimpl
+def register_brains(register: Any) -> None:
+    """Register :class:`LocalBrain` under the name ``local``."""
+    register(LocalBrain)

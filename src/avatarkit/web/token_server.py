@@ -1,0 +1,219 @@
+"""``avatarkit serve``: a LiveKit join-token endpoint and a page that joins the room.
+
+Routes: ``GET /`` and ``GET /room.html`` (the page; vendored LiveKit JS client, no CDN),
+``POST /token`` (``{"room", "identity"?, "name"?}`` -> ``{"token", "url", "room",
+"identity", "expires_at"}``), ``OPTIONS /token`` (CORS preflight), ``GET /static/*``,
+``GET /healthz``. Tokens are made by :func:`avatarkit.tokens.make_join_token`: one room,
+join/publish/subscribe only, short TTL.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+
+from ..config import LiveKitSettings
+from ..errors import UsageError
+from . import static_dir
+from .origins import OriginPolicy, own_origins
+
+DEFAULT_TTL = 600
+MAX_TTL = 3600
+ROOM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+IDENTITY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$")
+MAX_NAME = 64
+_FIELDS = {"room", "identity", "name"}
+
+
+def check_ttl(ttl: int) -> int:
+    """``ttl`` seconds if in 1..3600, else a :class:`~avatarkit.errors.UsageError`."""
+    if not 0 < ttl <= MAX_TTL:
+        raise UsageError(f"--ttl must be between 1 and {MAX_TTL} seconds (got {ttl})",
+                         hint="tokens should be short-lived; the page asks for a new one "
+                         "each time it joins")
+    return ttl
+
+
+class TokenServer:
+    """The token endpoint and the room page for one LiveKit project."""
+
+    def __init__(self, livekit: LiveKitSettings, *, host: str = "127.0.0.1", port: int = 8766,
+                 allow_origins: Sequence[str] = (), ttl: int = DEFAULT_TTL) -> None:
+        self.livekit = livekit
+        self.host = host
+        self.port = port
+        self.ttl = check_ttl(ttl)
+        self.allow_origins = tuple(allow_origins)
+        self.policy = OriginPolicy(own_origins(host, port), self.allow_origins)
+        self._runner: web.AppRunner | None = None
+
+    def missing(self) -> list[str]:
+        """The ``LIVEKIT_*`` settings still needed to hand out tokens."""
+        return self.livekit.missing()
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=16 * 1024)
+        app.router.add_get("/", self._page)
+        app.router.add_get("/room.html", self._page)
+        app.router.add_get("/healthz", self._health)
+        app.router.add_post("/token", self._token)
+        app.router.add_route("OPTIONS", "/token", self._preflight)
+        app.router.add_static("/static/", static_dir(), follow_symlinks=False)
+        return app
+
+    async def start(self) -> str:
+        """Start serving; return the page's URL (the real port when ``port`` is 0)."""
+        from ..errors import AvatarkitError
+
+        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            self._runner = None
+            raise AvatarkitError(f"cannot listen on {self.host}:{self.port}: {exc.strerror}",
+                                 hint="pick another --port (0 picks a free one)") from None
+        addresses = self._runner.addresses
+        if addresses:
+            self.port = int(addresses[0][1])
+        self.policy = OriginPolicy(own_origins(self.host, self.port), self.allow_origins)
+        return self.url
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}/"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- handlers -----------------------------------------------------------------------
+    async def _page(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(static_dir() / "room.html", headers={"Cache-Control": "no-store"})
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "configured": not self.missing()})
+
+    def _cors(self, request: web.Request) -> dict[str, str]:
+        origin = request.headers.get("Origin")
+        if origin is not None and self.policy.is_cross_origin(origin):
+            return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+        return {"Vary": "Origin"}
+
+    def _refuse_origin(self, request: web.Request) -> web.Response | None:
+        origin = request.headers.get("Origin")
+        if self.policy.allows(origin):
+            return None
+        return _json({"error": f"origin {origin} is not allowed to request tokens",
+                      "hint": "start `avatarkit serve --allow-origin ORIGIN` to allow it"}, 403)
+
+    async def _preflight(self, request: web.Request) -> web.Response:
+        refused = self._refuse_origin(request)
+        if refused is not None:
+            return refused
+        headers = self._cors(request)
+        headers.update({"Access-Control-Allow-Methods": "POST, OPTIONS",
+                        "Access-Control-Allow-Headers": "Content-Type",
+                        "Access-Control-Max-Age": "600"})
+        return web.Response(status=204, headers=headers)
+
+    async def _token(self, request: web.Request) -> web.Response:
+        from ..tokens import decode_grants, make_join_token
+
+        refused = self._refuse_origin(request)
+        if refused is not None:
+            return refused
+        cors = self._cors(request)
+        missing = self.missing()
+        if missing:
+            return _json({"error": "this server cannot make LiveKit tokens: "
+                          f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set",
+                          "missing": missing,
+                          "hint": "set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET "
+                          "for `avatarkit serve` (the same project as `avatarkit run`)"},
+                         503, cors)
+        try:
+            body = await request.json()
+        except Exception:  # noqa: BLE001 - not JSON, too large
+            return _json({"error": "expected a JSON object {\"room\": \"...\"}"}, 400, cors)
+        problem = _check_body(body)
+        if problem:
+            return _json({"error": problem}, 400, cors)
+        identity = body.get("identity") or f"web-{secrets.token_hex(4)}"
+        lk = self.livekit
+        assert lk.api_key is not None and lk.api_secret is not None and lk.url is not None
+        secret = lk.api_secret.get_secret_value()
+        token = make_join_token(room=body["room"], identity=identity, name=body.get("name"),
+                                ttl=timedelta(seconds=self.ttl),
+                                api_key=lk.api_key.get_secret_value(), api_secret=secret)
+        claims = decode_grants(token, secret)
+        return _json({"token": token, "url": client_url(lk.url), "room": body["room"],
+                      "identity": identity, "expires_at": int(claims["exp"])}, 200,
+                     {**cors, "Cache-Control": "no-store"})
+
+
+def _check_body(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return "expected a JSON object {\"room\": \"...\"}"
+    unknown = sorted(set(body) - _FIELDS)
+    if unknown:
+        return f"unknown field(s) {', '.join(unknown)}; allowed: room, identity, name"
+    room = body.get("room")
+    if not isinstance(room, str) or not ROOM_RE.match(room):
+        return ("room must be 1-64 characters: letters, digits, '_', '-', '.', ':' "
+                "(starting with a letter or digit)")
+    identity = body.get("identity")
+    if identity is not None and (not isinstance(identity, str) or not IDENTITY_RE.match(identity)):
+        return ("identity must be 1-64 characters: letters, digits, '_', '-', '.', ':', '@' "
+                "(starting with a letter or digit)")
+    name = body.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip()
+                             or len(name) > MAX_NAME or not name.isprintable()):
+        return f"name must be printable text of 1-{MAX_NAME} characters"
+    return None
+
+
+def client_url(url: str) -> str:
+    """The LiveKit URL as the JS client wants it (``ws``/``wss``)."""
+    if url.startswith("https://"):
+        return "wss://" + url[len("https://"):]
+    if url.startswith("http://"):
+        return "ws://" + url[len("http://"):]
+    return url
+
+
+def _json(data: dict[str, Any], status: int, headers: dict[str, str] | None = None
+          ) -> web.Response:
+    return web.json_response(data, status=status, headers=headers)
+
+
+def run_serve(livekit: LiveKitSettings, *, host: str, port: int, allow_origins: Sequence[str],
+              ttl: int, echo: Callable[[str], None] = print) -> None:
+    """Serve the token endpoint and the room page until Ctrl-C. Blocking."""
+    import asyncio
+
+    from .playground_server import serve_until_signal
+
+    server = TokenServer(livekit, host=host, port=port, allow_origins=allow_origins, ttl=ttl)
+
+    def ready() -> None:
+        missing = server.missing()
+        if missing:
+            echo(f"avatarkit serve: warning: {', '.join(missing)} not set; POST /token "
+                 "answers 503 until they are")
+        echo(f"avatarkit serve: open {server.url}  (tokens for one room, ttl {server.ttl} s; "
+             "Ctrl-C to stop)")
+
+    asyncio.run(serve_until_signal(server.start, server.stop, ready))
+    echo("avatarkit serve: stopped")

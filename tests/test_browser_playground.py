@@ -1,0 +1,289 @@
+"""The playground in a real browser: headless Debian Chromium (Playwright), a fake mic
+playing the bundled spoken question, the real offline brain and the built-in face.
+
+One playground server and one browser for the module. Checks: the page connects, the
+avatar video plays, the transcript shows the recognised question and an answer, the mic
+audio really reached the server, an emotion change is visible in the frames, two pages get
+two sessions and closing one ends its session; clear messages when the mic is refused or
+the connection fails. Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from tests.browser.harness import (
+    ARTIFACTS,
+    LoopThread,
+    chromium_available,
+    launch,
+    make_fake_mic,
+)
+
+pytestmark = pytest.mark.e2e
+
+TURN_TIMEOUT_MS = 90_000
+
+
+def _plan() -> tuple[Any, str]:
+    """The default playground plan (local brain, local face); the colour test face if the
+    built-in face is not installed."""
+    from avatarkit.composer import make_plan
+    from avatarkit.config import load_config
+    from avatarkit.errors import UsageError
+    from avatarkit.registry import Registry
+
+    registry = Registry.load()
+    try:
+        # a still head and no blinks, so frame differences measure the emotion, not idling
+        cfg = load_config(brain="local", face="local", face_opts=["motion=0", "blink=false"],
+                          environ={})
+        return make_plan(cfg, registry), "local"
+    except UsageError as exc:
+        if "face" not in exc.message:
+            pytest.skip(f"the offline brain is not usable here: {exc.message}")
+        from tests.browser.faces import colour_plan
+
+        local = make_plan(load_config(brain="local", face="none", environ={}), registry)
+        return colour_plan(local.brain_cls), "colour"
+
+
+@pytest.fixture(scope="module")
+def playground() -> Iterator[SimpleNamespace]:
+    reason = chromium_available()
+    if reason:
+        pytest.skip(reason)
+    from avatarkit.web.playground_server import PlaygroundServer
+
+    plan, face = _plan()
+    server = PlaygroundServer(plan, port=0, max_sessions=4)
+    server.prewarm()  # on the main thread, like the CLI
+    loop = LoopThread()
+    url = loop.run(server.start())
+    yield SimpleNamespace(server=server, loop=loop, url=url, face=face)
+    loop.run(server.stop(), timeout=90)
+    loop.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    tmp = tmp_path_factory.mktemp("chromium")
+    # 48 kHz mono PCM: 1.5 s of silence, the question once, then silence (%noloop)
+    wav = make_fake_mic(tmp / "question-48k.wav", lead=1.5, tail=120)
+    with sync_playwright() as pw:
+        context = launch(pw, tmp / "profile", wav)
+        yield context
+        context.close()
+
+
+def _watch(page: Any) -> list[str]:
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
+
+
+def _sessions(pg: SimpleNamespace) -> dict[str, Any]:
+    return dict(pg.loop.call(lambda: {sid: p.transport.status()
+                                      for sid, p in pg.server.peers.items()}))
+
+
+@pytest.fixture(scope="module")
+def talking_page(playground: SimpleNamespace, browser: Any) -> Iterator[Any]:
+    page = browser.new_page()
+    page.errors = _watch(page)
+    page.goto(playground.url)
+    page.click("#start")
+    page.wait_for_function("() => window.avatarkit.stats.connectedAt !== null", timeout=30_000)
+    yield page
+    page.close()
+
+
+def _snapshot(page: Any) -> np.ndarray:
+    """The current video frame, drawn on a canvas in the page, as an RGB array."""
+    data_url = page.evaluate("""() => {
+        const v = document.getElementById('avatar');
+        const c = document.createElement('canvas');
+        c.width = v.videoWidth; c.height = v.videoHeight;
+        c.getContext('2d').drawImage(v, 0, 0);
+        return c.toDataURL('image/png');
+    }""")
+    from PIL import Image
+
+    raw = base64.b64decode(data_url.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"), dtype=np.float32)
+
+
+def _block_diff(a: np.ndarray, b: np.ndarray, block: int = 8) -> np.ndarray:
+    """|a - b| of grey levels averaged over block x block tiles (VP8 noise averages out)."""
+    d = np.abs(a.mean(axis=2) - b.mean(axis=2))
+    h, w = (d.shape[0] // block) * block, (d.shape[1] // block) * block
+    return d[:h, :w].reshape(h // block, block, w // block, block).mean(axis=(1, 3))
+
+
+def test_page_connects_and_the_avatar_answers_the_spoken_question(
+        playground: SimpleNamespace, talking_page: Any) -> None:
+    page = talking_page
+    # the avatar video plays: a real size and time advancing
+    page.wait_for_function("""() => { const v = document.getElementById('avatar');
+        return v.videoWidth > 0 && v.currentTime > 0.5; }""", timeout=30_000)
+    before = page.evaluate("document.getElementById('avatar').currentTime")
+    time.sleep(1.0)
+    after = page.evaluate("document.getElementById('avatar').currentTime")
+    assert after - before > 0.5
+    width = page.evaluate("document.getElementById('avatar').videoWidth")
+    assert width == (512 if playground.face == "local" else 256)
+
+    # the question is recognised and answered (real whisper + llama.cpp + TTS)
+    page.wait_for_function("""() => window.avatarkit.stats.messages.some(
+        m => m.role === 'assistant' && m.text.trim().length > 0)""", timeout=TURN_TIMEOUT_MS)
+    messages = page.evaluate("window.avatarkit.stats.messages")
+    heard = " ".join(m["text"] for m in messages if m["role"] == "user").lower()
+    answer = next(m["text"] for m in messages if m["role"] == "assistant")
+    assert "capital" in heard or "france" in heard, messages
+    assert answer.strip()
+    shown = page.inner_text("#transcript")
+    assert answer.strip()[:20] in shown and ("capital" in shown.lower() or "France" in shown)
+
+    # state and per-turn latency are shown
+    page.wait_for_function("() => window.avatarkit.stats.turns.length >= 1", timeout=30_000)
+    assert page.get_attribute("#agent-state", "data-state") in (
+        "listening", "thinking", "speaking")
+    table = page.inner_text("#latency")
+    assert "speech end -> agent audio" in table and "turn 1" in table
+    turn = page.evaluate("window.avatarkit.stats.turns[0]")
+    assert turn["latencies"]["e2e_latency"] > 0
+
+    # the fake mic really carried speech to the server (a missing file is a silent mic)
+    status = next(iter(_sessions(playground).values()))
+    assert status["input"]["peak_rms"] > 0.05 and status["input"]["loud_frames"] > 50
+    assert status["video_frames_sent"] > 50 and status["agent_audio_seconds"] > 0.3
+    assert page.evaluate("window.avatarkit.stats.remotePeak") > 0.01  # the answer was heard
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "playground.png"))
+    assert not page.errors, page.errors
+
+
+def test_an_emotion_change_is_visible_in_the_frames(talking_page: Any) -> None:
+    page = talking_page
+    page.wait_for_function("() => document.getElementById('avatar').videoWidth > 0")
+    page.wait_for_selector("#emotions button[data-emotion=surprised]", timeout=30_000)
+    # let a reply finish: compare frames while the avatar is listening
+    page.wait_for_function("() => ['listening', 'idle'].includes("
+                           "document.getElementById('agent-state').dataset.state)",
+                           timeout=TURN_TIMEOUT_MS)
+    base = [_snapshot(page)]
+    for _ in range(3):
+        time.sleep(0.4)
+        base.append(_snapshot(page))
+    noise = max(_block_diff(a, b).max() for a, b in zip(base, base[1:]))
+    page.click("#emotions button[data-emotion=surprised]")
+    page.wait_for_function("() => window.avatarkit.stats.controls.some("
+                           "c => c.control === 'emotion' && c.ok)", timeout=10_000)
+    time.sleep(1.5)  # the face eases into the new expression
+    after = _snapshot(page)
+    diff = _block_diff(base[-1], after)
+    from PIL import Image
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    Image.fromarray(base[-1].astype(np.uint8)).save(ARTIFACTS / "emotion-before.png")
+    Image.fromarray(after.astype(np.uint8)).save(ARTIFACTS / "emotion-after.png")
+    # codec noise is faint and spread out; a new expression is strong and local
+    assert diff.max() > max(3.0 * noise, 20.0), (diff.max(), noise)
+    assert (diff > 12).sum() >= 8, (diff > 12).sum()
+
+
+def test_two_pages_get_two_sessions_and_closing_one_ends_it(
+        playground: SimpleNamespace, browser: Any, talking_page: Any) -> None:
+    pages = [browser.new_page(), browser.new_page()]
+    try:
+        for page in pages:
+            page.goto(playground.url)
+            page.click("#start")
+        ids = []
+        for page in pages:
+            page.wait_for_function("() => window.avatarkit.stats.connectedAt !== null",
+                                   timeout=30_000)
+            page.wait_for_function("() => document.getElementById('avatar').videoWidth > 0",
+                                   timeout=30_000)
+            ids.append(page.evaluate("window.avatarkit.stats.session"))
+        assert len(set(ids)) == 2
+        active = _sessions(playground)
+        assert set(ids) <= set(active)
+        pages[0].close()  # closing the tab ends its session server side
+        deadline = time.monotonic() + 20
+        while ids[0] in _sessions(playground):
+            assert time.monotonic() < deadline, "the closed tab's session is still running"
+            time.sleep(0.2)
+        assert ids[1] in _sessions(playground)
+        ended = playground.loop.call(lambda: list(playground.server.ended))
+        record = next(e for e in ended if e["session"] == ids[0])
+        assert record["error"] is None and record["reason"], ended
+    finally:
+        for page in pages:
+            if not page.is_closed():
+                page.close()
+
+
+def test_refused_microphone_gives_a_clear_message(playground: SimpleNamespace,
+                                                  browser: Any) -> None:
+    page = browser.new_page()
+    before = set(_sessions(playground))
+    try:
+        page.add_init_script("""navigator.mediaDevices.getUserMedia = () =>
+            Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));""")
+        page.goto(playground.url)
+        page.click("#start")
+        page.wait_for_selector("#error:not([hidden])", timeout=10_000)
+        assert "Microphone access was refused" in page.inner_text("#error")
+        assert page.is_enabled("#start")  # can try again
+        assert set(_sessions(playground)) <= before  # no session was started for it
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("how, expected", [
+    ("refused", "The playground refused the session: the playground is full"),
+    ("unreachable", "Cannot reach the playground server"),
+    ("no-media", "did not come up within 3 s"),
+])
+def test_connection_failures_give_clear_messages(playground: SimpleNamespace, browser: Any,
+                                                 how: str, expected: str) -> None:
+    page = browser.new_page()
+    try:
+        def route(r: Any) -> None:
+            if how == "refused":
+                r.fulfill(status=503, json={"error": "the playground is full"})
+            elif how == "unreachable":
+                r.abort("connectionrefused")
+            else:  # a real answer with the wrong ICE password: connectivity checks fail
+                resp = r.fetch()
+                data = resp.json()
+                data["sdp"] = re.sub(r"a=ice-pwd:\S+", "a=ice-pwd:" + "x" * 24, data["sdp"])
+                r.fulfill(response=resp, json=data)
+
+        page.route("**/offer", route)
+        page.goto(playground.url + "?connect_timeout=3")
+        page.click("#start")
+        page.wait_for_selector("#error:not([hidden])", timeout=20_000)
+        assert expected in page.inner_text("#error")
+        assert page.is_enabled("#start")
+    finally:
+        page.close()
+
+
+def test_artifact_dir_is_ignored_by_git() -> None:
+    root = Path(__file__).resolve().parents[1]
+    assert "/test-artifacts/" in (root / ".gitignore").read_text()

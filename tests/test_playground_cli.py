@@ -1,0 +1,106 @@
+"""`avatarkit playground` / `avatarkit serve` on the command line: bad input exits 2 before
+serving, the CLI stays light, and Ctrl-C ends every session and leaves no processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Any:
+    return subprocess.run([sys.executable, "-m", "avatarkit", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env or os.environ.copy(), cwd=ROOT)
+
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["playground", "--face", "nope"], "unknown face 'nope'"),
+    (["playground", "--brain", "nope"], "unknown brain 'nope'"),
+    (["playground", "--face", "none", "--brain-opt", "nonsense=1"], "nonsense"),
+    (["playground", "--port", "70000"], "70000"),
+    (["serve", "--ttl", "3601"], "--ttl must be between 1 and 3600"),
+    (["serve", "--ttl", "0"], "--ttl must be between 1 and 3600"),
+    (["serve", "--allow-origin", "ftp://example.com/x"], "not an origin"),
+])
+def test_bad_input_exits_2_before_serving(args: list[str], expected: str) -> None:
+    result = _cli(*args)
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr + result.stdout
+
+
+def test_help_lists_the_options_and_imports_nothing_heavy() -> None:
+    result = _cli("playground", "--help")
+    for option in ("--brain", "--face", "--brain-opt", "--face-opt", "--fallback", "--config",
+                   "--host", "--port", "--open"):
+        assert option in result.stdout
+    result = _cli("serve", "--help")
+    for option in ("--host", "--port", "--allow-origin", "--ttl"):
+        assert option in result.stdout
+    code = ("import sys, avatarkit.cli; heavy = [m for m in ('aiortc', 'av', 'numpy', "
+            "'aiohttp', 'livekit') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_ctrl_c_ends_every_session_and_leaves_no_processes() -> None:
+    """The real local brain (llama.cpp server is a child process), one connected peer."""
+    psutil = pytest.importorskip("psutil")
+    pytest.importorskip("aiortc")
+    from tests.browser.peer import PeerClient
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "avatarkit", "playground", "--brain", "local", "--face", "none",
+         "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        cwd=ROOT)
+    lines: list[str] = []
+    try:
+        url = None
+        deadline = time.monotonic() + 120
+        assert proc.stdout is not None
+        while url is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            match = re.search(r"open (http://\S+)", line)
+            url = match.group(1) if match else None
+        assert url, "".join(lines)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert children, "the local brain should run llama.cpp's server as a child"
+
+        async def session_then_sigint() -> dict[str, Any]:
+            peer = PeerClient()
+            try:
+                assert (await peer.connect(url + "offer"))["status"] == 200
+                await peer.wait_for("ready", timeout=60)
+                proc.send_signal(signal.SIGINT)
+                return await peer.wait_for("ended", timeout=30)
+            finally:
+                await peer.close()
+
+        ended = asyncio.run(session_then_sigint())
+        assert "shutting down" in ended["reason"]
+        rest, _ = proc.communicate(timeout=60)
+        lines.append(rest)
+        output = "".join(lines)
+        assert proc.returncode == 0, output
+        assert "closing 1 session(s)" in output and "stopped" in output
+        gone, alive = psutil.wait_procs(children, timeout=10)
+        assert not alive, f"orphans: {alive}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

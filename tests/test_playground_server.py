@@ -1,0 +1,251 @@
+"""The playground server and transport with aiortc peers standing in for browsers: one
+session per peer through the real composer, events and controls over the data channel,
+closing a peer ends its session and closes its face, shutdown closes everything, and bad
+offers get clear JSON errors. (A null brain keeps these fast; tests/test_browser_*.py run
+the real offline brain in Chromium.)"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("aiortc")
+
+import aiohttp  # noqa: E402
+from livekit import rtc  # noqa: E402
+from tests.browser.faces import COLOURS, ColourFace, colour_plan  # noqa: E402
+from tests.browser.peer import PeerClient  # noqa: E402
+
+from avatarkit.transports.playground import PlaygroundTransport  # noqa: E402
+from avatarkit.web.playground_server import PlaygroundServer  # noqa: E402
+
+
+@pytest.fixture
+async def server() -> Any:
+    ColourFace.instances.clear()
+    srv = PlaygroundServer(colour_plan(), port=0, max_sessions=3)
+    await srv.start()
+    yield srv
+    await srv.stop()
+
+
+async def _status(srv: PlaygroundServer) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as http, http.get(srv.url + "sessions") as resp:
+        assert resp.status == 200
+        return dict(await resp.json())
+
+
+async def _until(cond: Any, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+def _centre_rgb(frame: Any) -> np.ndarray:
+    rgb = frame.to_ndarray(format="rgb24")
+    h, w, _ = rgb.shape
+    return rgb[h // 2 - 8:h // 2 + 8, w // 2 - 8:w // 2 + 8].reshape(-1, 3).mean(axis=0)
+
+
+async def test_each_peer_gets_its_own_session_and_leaving_ends_it(server: Any) -> None:
+    a, b = PeerClient(), PeerClient()
+    try:
+        ra = await a.connect(server.url + "offer")
+        rb = await b.connect(server.url + "offer")
+        assert ra["status"] == rb["status"] == 200 and ra["session"] != rb["session"]
+        for peer in (a, b):
+            ready = await peer.wait_for("ready")
+            assert ready["face"] == "colour" and ready["video"] is True
+            assert "happy" in ready["capabilities"]["emotions"]
+        await _until(lambda: len(a.video_frames) > 3 and len(b.video_frames) > 3)
+        assert (a.video_frames[-1].width, a.video_frames[-1].height) == (256, 256)
+        status = await _status(server)
+        assert {s["session"] for s in status["active"]} == {ra["session"], rb["session"]}
+        assert all(s["input"]["frames"] > 0 for s in status["active"])  # mic audio arrives
+
+        await a.close()  # the "tab" goes away
+        await _until(lambda: ra["session"] not in server.peers)
+        status = await _status(server)
+        assert [s["session"] for s in status["active"]] == [rb["session"]]
+        ended = next(e for e in status["ended"] if e["session"] == ra["session"])
+        assert ended["error"] is None and ended["reason"]
+        faces = {f.closed for f in ColourFace.instances}
+        assert faces == {True, False}  # a's face closed, b's still running
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_emotion_and_background_controls_change_the_video(server: Any) -> None:
+    peer = PeerClient()
+    try:
+        await peer.connect(server.url + "offer")
+        await peer.wait_for("ready")
+        await _until(lambda: len(peer.video_frames) > 2)
+        assert np.allclose(_centre_rgb(peer.video_frames[-1]), COLOURS["neutral"], atol=20)
+
+        peer.send({"type": "emotion", "name": "happy", "intensity": 1.0})
+        reply = await peer.wait_for("control", control="emotion")
+        assert reply["ok"] is True
+        await asyncio.sleep(0.5)
+        assert np.allclose(_centre_rgb(peer.video_frames[-1]), COLOURS["happy"], atol=20)
+
+        peer.send({"type": "background", "value": "#ff0000"})
+        assert (await peer.wait_for("control", control="background"))["ok"] is True
+        await asyncio.sleep(0.5)
+        corner = peer.video_frames[-1].to_ndarray(format="rgb24")[4:12, 4:12].reshape(-1, 3)
+        assert np.allclose(corner.mean(axis=0), (255, 0, 0), atol=30)
+
+        peer.messages.clear()
+        peer.send({"type": "background", "value": "/etc/passwd"})  # never a path from a page
+        refused = await peer.wait_for("control", control="background")
+        assert refused["ok"] is False and "colour" in refused["error"]
+        peer.send({"type": "emotion", "name": "smug"})
+        refused = await peer.wait_for("control", control="emotion")
+        assert refused["ok"] is False and "smug" in refused["error"]
+    finally:
+        await peer.close()
+
+
+async def test_shutdown_closes_every_peer_and_face(server: Any) -> None:
+    peers = [PeerClient(), PeerClient()]
+    try:
+        for peer in peers:
+            await peer.connect(server.url + "offer")
+            await peer.wait_for("ready")
+        await server.stop()
+        assert server.peers == {}
+        assert len(ColourFace.instances) == 2 and all(f.closed for f in ColourFace.instances)
+        for peer in peers:
+            ended = await peer.wait_for("ended", timeout=5)
+            assert "shutting down" in ended["reason"]
+    finally:
+        for peer in peers:
+            await peer.close()
+
+
+async def test_offer_errors_are_clear_json(server: Any) -> None:
+    url = server.url + "offer"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, data="not json") as resp:
+            assert resp.status == 400 and "JSON" in (await resp.json())["error"]
+        async with http.post(url, json={"sdp": "v=0", "type": "answer"}) as resp:
+            assert resp.status == 400
+        async with http.post(url, json={"sdp": "garbage", "type": "offer"}) as resp:
+            body = await resp.json()
+            assert resp.status == 400 and "offer" in body["error"]
+        async with http.post(url, json={"sdp": "v=0", "type": "offer"},
+                             headers={"Origin": "https://evil.example"}) as resp:
+            assert resp.status == 403 and "origin" in (await resp.json())["error"]
+    assert server.peers == {}
+    # no mic in the offer: refused with a message saying so
+    peer = PeerClient()
+    try:
+        peer.pc.addTransceiver("video", direction="recvonly")
+        await peer.pc.setLocalDescription(await peer.pc.createOffer())
+        async with aiohttp.ClientSession() as http, http.post(url, json={
+                "sdp": peer.pc.localDescription.sdp, "type": "offer"}) as resp:
+            assert resp.status == 400 and "microphone" in (await resp.json())["error"]
+    finally:
+        await peer.close()
+
+
+async def test_session_limit_gives_503() -> None:
+    srv = PlaygroundServer(colour_plan(), port=0, max_sessions=1)
+    await srv.start()
+    a, b = PeerClient(), PeerClient()
+    try:
+        assert (await a.connect(srv.url + "offer"))["status"] == 200
+        refused = await b.connect(srv.url + "offer")
+        assert refused["status"] == 503 and "max-sessions" in refused["error"]
+    finally:
+        await a.close()
+        await b.close()
+        await srv.stop()
+
+
+async def test_session_events_reach_the_page() -> None:
+    """Transcripts, agent state, messages and per-turn latency go over the data channel."""
+    from livekit.agents.llm import ChatMessage
+
+    transport = PlaygroundTransport(connect_timeout=10, brain="test")
+    peer = PeerClient()
+    session = rtc.EventEmitter[str]()
+    session.output = SimpleNamespace(audio=None)  # type: ignore[attr-defined]
+    try:
+        offer_peer = peer.pc
+        offer_peer.addTrack(peer._mic)
+        offer_peer.addTransceiver("video", direction="recvonly")
+        await offer_peer.setLocalDescription(await offer_peer.createOffer())
+        answer = await transport.answer(offer_peer.localDescription.sdp)
+        from aiortc import RTCSessionDescription
+
+        await offer_peer.setRemoteDescription(RTCSessionDescription(**answer))
+        transport.attach(session)  # type: ignore[arg-type]
+        face = ColourFace()
+        await face.start(session, transport)
+        await transport.on_started(session, face)  # type: ignore[arg-type]
+        ready = await peer.wait_for("ready")
+        assert [label for label, _ in ready["stages"]][0] == "speech end -> turn end"
+
+        ev = SimpleNamespace
+        session.emit("agent_state_changed", ev(new_state="listening"))
+        session.emit("user_input_transcribed", ev(transcript="what is the", is_final=False))
+        session.emit("user_input_transcribed", ev(transcript="What is the capital?",
+                                                  is_final=True))
+        session.emit("conversation_item_added", ev(item=ChatMessage(
+            role="user", content=["What is the capital?"],
+            metrics={"end_of_turn_delay": 0.5, "transcription_delay": 0.4})))
+        session.emit("agent_state_changed", ev(new_state="thinking"))
+        session.emit("conversation_item_added", ev(item=ChatMessage(
+            role="assistant", content=["Paris."],
+            metrics={"llm_node_ttft": 0.2, "tts_node_ttfb": 0.1, "e2e_latency": 1.1})))
+        turn = await peer.wait_for("turn")
+        assert turn["heard"] == "What is the capital?" and turn["answered"] == "Paris."
+        assert turn["latencies"]["e2e_latency"] == pytest.approx(1.1)
+        assert turn["latencies"]["end_of_turn_delay"] == pytest.approx(0.5)
+        kinds = [m["type"] for m in peer.messages]
+        assert kinds.count("agent_state") == 2 and kinds.count("user_transcript") == 2
+        assert [m["text"] for m in peer.messages if m["type"] == "message"] == [
+            "What is the capital?", "Paris."]
+
+        peer.send({"type": "bye"})
+        await asyncio.wait_for(transport.wait_done(session), 5)  # type: ignore[arg-type]
+        assert transport.end_reason == "the page left"
+        await face.aclose()
+    finally:
+        await transport.aclose()
+        await peer.close()
+
+
+async def test_a_peer_that_never_connects_ends_its_session() -> None:
+    transport = PlaygroundTransport(connect_timeout=0.5)
+    await asyncio.wait_for(transport.wait_done(None), 5)  # type: ignore[arg-type]
+    assert "did not connect" in (transport.end_reason or "")
+    await transport.aclose()
+
+
+def test_loopback_only_machines_offer_loopback_candidates(monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    import ifaddr
+    from aioice import ice
+
+    from avatarkit.web.playground_server import use_loopback_if_alone
+
+    original = ice.get_host_addresses
+    monkeypatch.setattr(ice, "get_host_addresses", original)  # restored after the test
+    if original(use_ipv4=True, use_ipv6=True):
+        assert use_loopback_if_alone() is False  # a real interface: aioice left alone
+        assert ice.get_host_addresses is original
+    lo = ifaddr.Adapter("lo", "lo", [ifaddr.IP("127.0.0.1", 8, "lo"),
+                                     ifaddr.IP(("::1", 0, 0), 128, "lo")])
+    monkeypatch.setattr(ifaddr, "get_adapters", lambda: [lo])
+    assert original(use_ipv4=True, use_ipv6=True) == []
+    assert use_loopback_if_alone() is True
+    assert ice.get_host_addresses(use_ipv4=True, use_ipv6=True) == ["127.0.0.1"]
