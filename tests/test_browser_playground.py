@@ -237,6 +237,36 @@ def test_two_pages_get_two_sessions_and_closing_one_ends_it(
                 page.close()
 
 
+def test_stop_ends_the_session_and_start_makes_a_new_one(playground: SimpleNamespace,
+                                                         browser: Any) -> None:
+    page = browser.new_page()
+    errors = _watch(page)
+    try:
+        page.goto(playground.url)
+        ids = []
+        for _ in range(2):
+            page.click("#start")
+            page.wait_for_function("() => window.avatarkit.stats.connectedAt !== null && "
+                                   "document.getElementById('stop').disabled === false",
+                                   timeout=30_000)
+            page.wait_for_function("(n) => window.avatarkit.stats.events.filter("
+                                   "e => e.type === 'ready').length >= n", arg=len(ids) + 1,
+                                   timeout=30_000)
+            ids.append(page.evaluate("window.avatarkit.stats.session"))
+            assert ids[-1] in _sessions(playground)
+            page.evaluate("window.avatarkit.stats.connectedAt = null")  # for the next round
+            page.click("#stop")
+            deadline = time.monotonic() + 20
+            while ids[-1] in _sessions(playground):
+                assert time.monotonic() < deadline, "Stop did not end the session"
+                time.sleep(0.2)
+            assert page.is_enabled("#start") and page.inner_text("#conn") == "not connected"
+        assert ids[0] != ids[1]
+        assert not errors, errors
+    finally:
+        page.close()
+
+
 def test_refused_microphone_gives_a_clear_message(playground: SimpleNamespace,
                                                   browser: Any) -> None:
     page = browser.new_page()

@@ -54,17 +54,23 @@ def test_help_lists_the_options_and_imports_nothing_heavy() -> None:
     assert out.strip() == "[]"
 
 
-def test_ctrl_c_ends_every_session_and_leaves_no_processes() -> None:
-    """The real local brain (llama.cpp server is a child process), one connected peer."""
+def test_ctrl_c_ends_every_session_and_leaves_no_processes(tmp_path: Path) -> None:
+    """The real local brain (llama.cpp server is a child process), one connected peer;
+    ``--open`` hands the URL to the user's browser ($BROWSER here)."""
     psutil = pytest.importorskip("psutil")
     pytest.importorskip("aiortc")
     from tests.browser.peer import PeerClient
 
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
+    opened = tmp_path / "opened.txt"
+    fake_browser = tmp_path / "browser.sh"
+    fake_browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
+    fake_browser.chmod(0o755)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1",
+           "BROWSER": str(fake_browser)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "avatarkit", "playground", "--brain", "local", "--face", "none",
-         "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        cwd=ROOT)
+         "--port", "0", "--open"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env, cwd=ROOT)
     lines: list[str] = []
     try:
         url = None
@@ -100,6 +106,7 @@ def test_ctrl_c_ends_every_session_and_leaves_no_processes() -> None:
         assert "closing 1 session(s)" in output and "stopped" in output
         gone, alive = psutil.wait_procs(children, timeout=10)
         assert not alive, f"orphans: {alive}"
+        assert opened.read_text().strip() == url
     finally:
         if proc.poll() is None:
             proc.kill()

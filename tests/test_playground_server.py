@@ -249,3 +249,33 @@ def test_loopback_only_machines_offer_loopback_candidates(monkeypatch: pytest.Mo
     assert original(use_ipv4=True, use_ipv6=True) == []
     assert use_loopback_if_alone() is True
     assert ice.get_host_addresses(use_ipv4=True, use_ipv6=True) == ["127.0.0.1"]
+
+
+async def test_a_face_that_fails_falls_back_and_the_page_is_told() -> None:
+    from avatarkit.composer import FaceSpec, Plan
+    from avatarkit.errors import FaceStartError
+    from avatarkit.face import Face
+
+    class FailingFace(Face):
+        name = "failing"
+        summary = "test face that cannot start"
+
+        async def start(self, session: Any, transport: Any) -> None:
+            raise FaceStartError("no GPU today")
+
+        async def aclose(self) -> None:
+            return None
+
+    base = colour_plan()
+    plan = Plan(base.config, base.brain_cls, base.brain_options,
+                (FaceSpec(FailingFace, FailingFace.parse_options(None)), *base.faces))
+    srv = PlaygroundServer(plan, port=0)
+    await srv.start()
+    peer = PeerClient()
+    try:
+        await peer.connect(srv.url + "offer")
+        ready = await peer.wait_for("ready")
+        assert ready["requested_face"] == "failing" and ready["face"] == "colour"
+    finally:
+        await peer.close()
+        await srv.stop()

@@ -97,6 +97,10 @@ class LocalFace(Face):
         blink: bool = Field(default=True, description="Blink every 3-6 s.")
         motion: float = Field(default=1.0, ge=0.0, le=3.0,
                               description="Idle head-motion amplitude (0 = still).")
+        pausable: bool = Field(
+            default=True,
+            description="Let AgentSession pause the avatar on a possible interruption and "
+            "resume it if it was a false one (resume_false_interruption).")
         control_port: int | None = Field(
             default=None, ge=0, le=65535,
             description="Serve the control API on 127.0.0.1:PORT (0 = any free port).")
@@ -211,7 +215,8 @@ class LocalFace(Face):
         self._renderer = await asyncio.to_thread(self._build_renderer)
         self._generator = PortraitVideoGenerator(self._renderer)
         self.metrics = self._generator.metrics
-        self._queue = FaceAudioOutput(self._generator, sample_rate=o.sample_rate)
+        self._queue = FaceAudioOutput(self._generator, sample_rate=o.sample_rate,
+                                      pausable=o.pausable)
         if room is not None:
             self._runner = AvatarRunner(
                 room, audio_recv=self._queue, video_gen=self._generator,

@@ -340,13 +340,14 @@ class FaceAudioOutput(QueueAudioOutput):
     """
 
     def __init__(self, generator: PortraitVideoGenerator, *, sample_rate: int | None = None,
-                 wait_playback_start: bool = True) -> None:
+                 wait_playback_start: bool = True, pausable: bool = True) -> None:
         super().__init__(sample_rate=sample_rate, wait_playback_start=wait_playback_start)
         self._generator = generator
-        self._capabilities = AudioOutputCapabilities(pause=True)
+        self._capabilities = AudioOutputCapabilities(pause=pausable)
 
     def pause(self) -> None:
-        self._generator.pause()
+        if self._capabilities.pause:
+            self._generator.pause()
 
     def resume(self) -> None:
         self._generator.resume()

@@ -54,6 +54,7 @@ class SinkAvatarRunner:
         self.frames_sent = 0
         self.media_time = 0.0
         self.error: BaseException | None = None
+        self._stop = asyncio.Event()
 
     async def start(self) -> None:
         """Start reading audio and delivering frames."""
@@ -96,11 +97,16 @@ class SinkAvatarRunner:
         fps = self._gen.fps
         t0 = self._clock()
         n = 0
-        while True:
+        while not self._stop.is_set():
             due = t0 + n / fps
             delay = due - self._clock()
             if delay > 0:
-                await asyncio.sleep(delay)
+                # sleep until the frame is due, or until aclose() asks us to stop; stopping
+                # only here means a close never abandons a frame half-delivered to the sink
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                if self._stop.is_set():
+                    break
             elif -delay > self._max_lag:
                 log.debug("local face fell %.0f ms behind; catching up", -delay * 1000)
                 t0 += -delay
@@ -152,9 +158,12 @@ class SinkAvatarRunner:
             task.add_done_callback(self._tasks.discard)
 
     async def aclose(self) -> None:
-        """Stop delivering; safe to call more than once."""
+        """Stop delivering (between frames, never mid-delivery); safe to call more than once."""
         with contextlib.suppress(Exception):
             self._recv.off("clear_buffer", self._on_clear_buffer)
+        self._stop.set()
+        if self._forward_task is not None and not self._forward_task.done():
+            await asyncio.wait([self._forward_task], timeout=2.0)
         tasks = [t for t in (self._forward_task, self._read_task, *self._tasks) if t is not None]
         for t in tasks:
             t.cancel()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +21,9 @@ class Mp4Recorder:
     Video frames are stamped with their media timestamp (not their arrival order). Audio
     is placed on a continuous timeline at its timestamp: gaps become silence, so the
     audio track stays as long as the video and every reply sits where it was heard.
-    Encoding runs in a worker thread, one frame at a time, in arrival order.
+    Encoding runs on one dedicated thread, one frame at a time, in arrival order; a
+    cancelled ``push_*`` never interrupts an encode, and ``aclose`` runs after every
+    encode already queued.
     """
 
     def __init__(self, path: str | Path, *, fps: int = 25, video: bool = True,
@@ -34,7 +38,8 @@ class Mp4Recorder:
         self._audio_samples = 0  # samples written on the audio timeline
         self._last_video_pts = -1
         self._last_video_ts = 0.0
-        self._lock = asyncio.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mp4")
+        self._closed = False
         self.video_frames = 0
         self.audio_seconds = 0.0
         self.first_video_ts: float | None = None
@@ -54,15 +59,16 @@ class Mp4Recorder:
         a.layout = "mono"
         self._astream = a
 
+    async def _on_encoder_thread(self, fn: Callable[..., None], *args: Any) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
     async def push_video(self, frame: rtc.VideoFrame, timestamp: float) -> None:
         """Encode one video frame at ``timestamp`` seconds."""
-        async with self._lock:
-            await asyncio.to_thread(self._write_video, frame, timestamp)
+        await self._on_encoder_thread(self._write_video, frame, timestamp)
 
     async def push_audio(self, frame: rtc.AudioFrame, timestamp: float) -> None:
         """Place one audio frame on the timeline at ``timestamp`` seconds."""
-        async with self._lock:
-            await asyncio.to_thread(self._write_audio, frame, timestamp)
+        await self._on_encoder_thread(self._write_audio, frame, timestamp)
 
     def _write_video(self, frame: rtc.VideoFrame, timestamp: float) -> None:
         import av
@@ -136,8 +142,13 @@ class Mp4Recorder:
 
     async def aclose(self) -> None:
         """Pad the audio to the video's length, flush encoders, finish the file."""
-        async with self._lock:
-            await asyncio.to_thread(self._finish)
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._on_encoder_thread(self._finish)
+        finally:
+            self._executor.shutdown(wait=True)
 
     def _finish(self) -> None:
         import numpy as np

@@ -64,7 +64,7 @@ class PlaygroundTransport(Transport):
     name = "playground"
 
     def __init__(self, *, session_id: str | None = None, connect_timeout: float = 30.0,
-                 playout_delay: float = 0.06, brain: str = "") -> None:
+                 playout_delay: float = 0.06, brain: str = "", face: str = "") -> None:
         from aiortc import RTCConfiguration, RTCPeerConnection
 
         from ..web.tracks import BrowserAudioInput, PeerMediaSink, PeerTurnTiming, Playout
@@ -72,6 +72,7 @@ class PlaygroundTransport(Transport):
 
         self.session_id = session_id or uuid.uuid4().hex[:12]
         self.brain = brain
+        self.requested_face = face
         self.connect_timeout = connect_timeout
         self.created = time.monotonic()
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -182,7 +183,8 @@ class PlaygroundTransport(Transport):
         _TurnReporter(self, face).attach(session)
         self.send({
             "type": "ready", "session": self.session_id, "brain": self.brain,
-            "face": face.name, "video": self.video,
+            "face": face.name, "requested_face": self.requested_face or face.name,
+            "video": self.video,
             "capabilities": {**face.capabilities(), "backgrounds": _background_choices(face)},
             "stages": [[label, key] for label, key in TURN_STAGES],
         })

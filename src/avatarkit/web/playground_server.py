@@ -162,12 +162,17 @@ class PlaygroundServer:
                 or body.get("type") != "offer":
             return _error(400, "expected a JSON body {\"sdp\": ..., \"type\": \"offer\"}")
         transport = PlaygroundTransport(connect_timeout=self.connect_timeout,
-                                        brain=self.plan.brain_cls.name)
+                                        brain=self.plan.brain_cls.name,
+                                        face=self.plan.faces[0].cls.name)
         try:
             answer = await transport.answer(body["sdp"], "offer")
         except AvatarkitError as exc:
             await transport.aclose()
             return _error(400, exc.message)
+        except Exception as exc:  # noqa: BLE001 - aiortc internals: still answer in JSON
+            log.warning("could not answer an offer", exc_info=True)
+            await transport.aclose()
+            return _error(500, f"could not answer the offer: {type(exc).__name__}: {exc}")
         task = asyncio.create_task(self._run_session(transport),
                                    name=f"avatarkit-playground-{transport.session_id}")
         self.peers[transport.session_id] = _Peer(transport, task)

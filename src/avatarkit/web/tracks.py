@@ -22,7 +22,7 @@ from typing import Any
 
 import av
 import numpy as np
-from aiortc import MediaStreamTrack
+from aiortc import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
 from aiortc.mediastreams import MediaStreamError
 from livekit import rtc
 from livekit.agents.voice import io
@@ -136,7 +136,7 @@ class AudioTimeline:
         return max(0, self._write_end - self._base) / OUT_RATE
 
 
-class SinkAudioTrack(MediaStreamTrack):
+class SinkAudioTrack(AudioStreamTrack):
     """Agent audio to the browser: continuous 20 ms frames (silence between replies)."""
 
     kind = "audio"
@@ -170,7 +170,7 @@ class SinkAudioTrack(MediaStreamTrack):
         return frame
 
 
-class SinkVideoTrack(MediaStreamTrack):
+class SinkVideoTrack(VideoStreamTrack):
     """Avatar frames to the browser, each released at its playout time (pts from it)."""
 
     kind = "video"

@@ -15,7 +15,7 @@
   };
   let pc = null, dc = null, mic = null, remote = null, audioCtx = null, meterTimer = null;
   let connectTimer = null, hasVideo = true, stages = [], userLi = null, pending = null;
-  let userFinal = "", active = false;
+  let userFinal = "", active = false, frameCb = null;
 
   // -- UI helpers -----------------------------------------------------------------------
   function showError(text) {
@@ -149,7 +149,10 @@
         $("info").textContent = "brain: " + msg.brain + " - face: " + msg.face;
         setupControls(msg.capabilities);
         if (!hasVideo) setPlaceholder("Audio only: the '" + msg.face + "' face has no video.");
-        notice("Connected. Speak to the avatar.");
+        notice(msg.requested_face && msg.requested_face !== msg.face
+          ? "The '" + msg.requested_face + "' face could not start (see the server's log); " +
+            "using '" + msg.face + "'. Speak to the avatar."
+          : "Connected. Speak to the avatar.");
         break;
       case "agent_state": setAgentState(msg.state); break;
       case "user_state": $("user-state").textContent = "you: " + msg.state; break;
@@ -251,7 +254,7 @@
       stats.replies.push(pending);
       pending = null;
     }
-    if (active) video.requestVideoFrameCallback(onFrame);
+    frameCb = active ? video.requestVideoFrameCallback(onFrame) : null;
   }
 
   // -- connect ----------------------------------------------------------------------------
@@ -340,7 +343,7 @@
       }
     };
     startMeters(mic, remote);
-    if ("requestVideoFrameCallback" in HTMLVideoElement.prototype) video.requestVideoFrameCallback(onFrame);
+    if ("requestVideoFrameCallback" in HTMLVideoElement.prototype) frameCb = video.requestVideoFrameCallback(onFrame);
     try {
       await pc.setLocalDescription(await pc.createOffer());
       await waitForIceGathering(pc, 3000);
@@ -383,6 +386,7 @@
     if (message) notice(message);
     if (meterTimer) clearInterval(meterTimer);
     meterTimer = null;
+    if (frameCb !== null) { video.cancelVideoFrameCallback(frameCb); frameCb = null; }
     if (dc && dc.readyState === "open") { try { dc.send(JSON.stringify({ type: "bye" })); } catch (e) { /* closing */ } }
     if (pc) { try { pc.close(); } catch (e) { /* closed */ } }
     if (mic) mic.getTracks().forEach((t) => t.stop());
