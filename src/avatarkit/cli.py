@@ -212,6 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry: exit 2 for usage errors, 1 for runtime errors, no tracebacks
     unless ``--debug`` (or ``AVATARKIT_DEBUG=1``)."""
     import click
+    from typer._click import exceptions as typer_click  # typer bundles its own click
 
     args = sys.argv[1:] if argv is None else argv
     _state["debug"] = "--debug" in args or os.environ.get("AVATARKIT_DEBUG", "") not in ("", "0")
@@ -221,10 +222,10 @@ def main(argv: list[str] | None = None) -> None:
         result = app(args=args, prog_name="avatarkit", standalone_mode=False)
     except (click.exceptions.Exit, typer.Exit) as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+    except (click.ClickException, typer_click.ClickException) as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (click.exceptions.Abort, typer.Abort, KeyboardInterrupt):
         print("avatarkit: interrupted", file=sys.stderr)
         sys.exit(130)
     except AvatarkitError as exc:

@@ -75,7 +75,12 @@ def make_plan(
 
 
 class Composer:
-    """Runs sessions for one :class:`Plan`. One brain instance per process."""
+    """Runs sessions for one :class:`Plan`; safe to share between concurrent sessions.
+
+    ``brain`` is the process's instance (for ``prewarm``: models load once per process);
+    each session gets its own brain instance, so closing one session's parts never touches
+    another's.
+    """
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
@@ -115,8 +120,9 @@ class Composer:
         from livekit.agents import Agent, AgentSession
 
         config = self.plan.config
-        report = SessionReport(brain=self.brain.name)
-        parts = self.brain.build()
+        brain = self.plan.brain_cls(self.plan.brain_options)
+        report = SessionReport(brain=brain.name)
+        parts = brain.build()
         session: AgentSession[Any] = AgentSession(**parts.session_kwargs())
         started: list[Face] = []
         collector: TurnCollector | None = None
@@ -128,7 +134,7 @@ class Composer:
             face = await self._start_face_chain(session, transport, started, report)
             collector = TurnCollector(report, face)
             collector.attach(session)
-            agent = Agent(instructions=self.brain.instructions(config.agent.instructions))
+            agent = Agent(instructions=brain.instructions(config.agent.instructions))
             await session.start(agent, **transport.start_kwargs(session))
             if on_started is not None:
                 result = on_started(session, face)
@@ -143,7 +149,7 @@ class Composer:
                 collector.close()
             for face in reversed(started):
                 await _close_quietly(f"face '{face.name}'", face.aclose())
-            await _close_quietly("brain", self.brain.aclose())
+            await _close_quietly("brain", brain.aclose())
             await _close_quietly("transport", transport.aclose())
             report.ended_at = time.time()
         return report

@@ -13,11 +13,12 @@ import threading
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 
 from ..brain import Brain, BrainParts
 from ..errors import UsageError
 from ..hookspecs import hookimpl
+from ..part import PartOptions
 
 # Silence that ends the user's speech. Measured with Silero on espeak-ng and Piper speech
 # with commas and sentence breaks: 0.20-0.25 s split utterances mid-way, 0.30 s did not;
@@ -42,10 +43,9 @@ class LocalBrain(Brain):
     )
     env: ClassVar[tuple[str, ...]] = ()
 
-    class Options(BaseModel):
+    class Options(PartOptions):
         """Options of the ``local`` brain."""
 
-        model_config = ConfigDict(extra="forbid")
 
         base_url: str | None = Field(
             None, description="OpenAI-compatible server to use instead of the bundled llama.cpp "

@@ -16,10 +16,11 @@ import os
 import threading
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from ..brain import Brain, BrainParts
 from ..hookspecs import hookimpl
+from ..part import PartOptions
 from .openai_compat import openai_compatible_llm
 
 STT_DEFAULTS = {"deepgram": "nova-3", "openai": "gpt-4o-mini-transcribe"}
@@ -56,8 +57,7 @@ class PipelineBrain(Brain):
     )
     env: ClassVar[tuple[str, ...]] = ("DEEPGRAM_API_KEY", "OPENAI_API_KEY", "CARTESIA_API_KEY")
 
-    class Options(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class Options(PartOptions):
 
         stt: Literal["deepgram", "openai"] = "deepgram"
         stt_model: str | None = Field(default=None, description="nova-3 / gpt-4o-mini-transcribe")

@@ -14,10 +14,11 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 
 from ..brain import Brain, BrainParts
 from ..hookspecs import hookimpl
+from ..part import PartOptions
 
 DEFAULT_MODEL = "gpt-realtime"
 DEFAULT_VOICE = "marin"
@@ -30,8 +31,7 @@ class RealtimeBrain(Brain):
     summary: ClassVar[str] = "OpenAI Realtime speech-to-speech model (server-side turn detection)."
     env: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
 
-    class Options(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class Options(PartOptions):
 
         model: str = Field(default=DEFAULT_MODEL, description="Realtime model name.")
         voice: str = Field(default=DEFAULT_VOICE, description="Output voice, e.g. marin, cedar.")

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import SecretStr
 
 from ..errors import FaceStartError
 from ..face import Face
 from ..hookspecs import hookimpl
+from ..part import PartOptions
 from ..transports.base import Transport
 
 UNAVAILABLE = (
@@ -33,10 +34,9 @@ class HedraFace(Face):
     unavailable: ClassVar[str | None] = UNAVAILABLE
     load_cost: ClassVar[float] = 0.0
 
-    class Options(BaseModel):
+    class Options(PartOptions):
         """The old plugin's options, accepted so old configs reach the clear refusal."""
 
-        model_config = ConfigDict(extra="forbid")
 
         avatar_id: str | None = None
         api_url: str | None = None

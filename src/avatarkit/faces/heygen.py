@@ -17,11 +17,12 @@ import asyncio
 import logging
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 
 from ..errors import FaceStartError
 from ..face import Face
 from ..hookspecs import hookimpl
+from ..part import PartOptions
 from ..transports.base import Transport
 
 log = logging.getLogger("avatarkit.faces.heygen")
@@ -39,8 +40,7 @@ class HeyGenFace(Face):
     env: ClassVar[tuple[str, ...]] = ("LIVEAVATAR_API_KEY", "LIVEAVATAR_AVATAR_ID", *LIVEKIT_ENV)
     load_cost: ClassVar[float] = 0.02
 
-    class Options(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class Options(PartOptions):
 
         avatar_id: str | None = Field(default=None, description="Else LIVEAVATAR_AVATAR_ID.")
         video_quality: Literal["very_high", "high", "medium", "low"] | None = None

@@ -18,11 +18,12 @@ import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from ..errors import FaceStartError
 from ..face import EMOTIONS, Face
 from ..hookspecs import hookimpl
+from ..part import PartOptions
 from ..transports.base import Transport
 
 log = logging.getLogger("avatarkit.faces.local")
@@ -72,8 +73,7 @@ class LocalFace(Face):
     supports_background: ClassVar[bool] = True
     load_cost: ClassVar[float] = _load_cost()
 
-    class Options(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class Options(PartOptions):
 
         portrait: str | None = Field(
             default=None, description="PNG/JPEG portrait file; unset = the built-in portrait.")

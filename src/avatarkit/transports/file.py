@@ -204,7 +204,8 @@ class FileTransport(Transport):
     output: Path
     fps: int = 25
     video: bool = True
-    reply_timeout: float = 60.0
+    reply_timeout: float = 60.0  # for a reply to start
+    max_reply: float = 300.0  # for a reply to finish
     tail: float = 0.6
     timings: list[TurnTiming] = field(default_factory=list)
     name: str = "file"
@@ -251,26 +252,33 @@ class FileTransport(Transport):
                 await asyncio.wait_for(self._state_changed.wait(), remaining)
 
     async def wait_done(self, session: AgentSession) -> None:
-        await self._wait_state("listening", "idle", timeout=self.reply_timeout)
+        await self._wait_for("the agent to be ready", "listening", "idle")
         for number, utt in enumerate(self.utterances, 1):
             if utt.barge_in_after is not None:
-                await self._wait_state("speaking", timeout=self.reply_timeout)
+                await self._wait_for(f"a reply to barge into (input {number})", "speaking")
                 await asyncio.sleep(utt.barge_in_after)
             else:
-                await self._wait_state("listening", "idle", timeout=self.reply_timeout)
+                await self._wait_for("the previous reply to end", "listening", "idle",
+                                     timeout=self.max_reply)
             speech_end = await self._input.play(utt.samples)
             self.timings.append(TurnTiming(speech_start=speech_end - utt.seconds,
                                            speech_end=speech_end))
-            try:
-                await self._wait_state("thinking", "speaking", timeout=self.reply_timeout)
-                await self._wait_state("speaking", timeout=self.reply_timeout)
-            except asyncio.TimeoutError:
-                raise AvatarkitError(
-                    f"no reply to input {number} within {self.reply_timeout:g} s",
-                    hint="was anything recognised? try a clearer recording or --ask TEXT",
-                ) from None
-        await self._wait_state("listening", "idle", timeout=self.reply_timeout)
+            await self._wait_for(f"a reply to input {number}", "thinking", "speaking",
+                                 hint="was anything recognised? try a clearer recording "
+                                 "or --ask TEXT")
+            await self._wait_for(f"the reply to input {number} to be spoken", "speaking")
+        await self._wait_for("the last reply to end", "listening", "idle",
+                             timeout=self.max_reply)
         await asyncio.sleep(self.tail)
+
+    async def _wait_for(self, what: str, *states: str, timeout: float | None = None,
+                        hint: str | None = None) -> None:
+        timeout = self.reply_timeout if timeout is None else timeout
+        try:
+            await self._wait_state(*states, timeout=timeout)
+        except asyncio.TimeoutError:
+            raise AvatarkitError(f"gave up waiting for {what} after {timeout:g} s",
+                                 hint=hint) from None
 
     async def aclose(self) -> None:
         self._input.close()
