@@ -76,7 +76,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out, report = tmp / "demo.mp4", tmp / "report.json"
     proc = subprocess.Popen(
         [sys.executable, "-m", "avatarkit", "demo", "--input", str(q1), "--input", str(q2),
-         "--interrupt-after", str(INTERRUPT_AFTER), "--output", str(out),
+         "--interrupt-after", str(INTERRUPT_AFTER), "--brain-opt", "max_tokens=80",
+         "--output", str(out),
          "--report-json", str(report)],
         env={**_env(), "AVATARKIT_INSTRUCTIONS": STORYTELLER}, cwd=tmp,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -61,6 +61,9 @@ class LocalBrain(Brain):
             description="seconds of silence that end the user's speech (Silero VAD)")
         temperature: float | None = Field(None, ge=0.0, le=2.0,
                                           description="LLM sampling temperature")
+        max_tokens: int | None = Field(
+            200, ge=1, description="cap on a reply's length in tokens (small models can "
+            "run on to the full context); None = no cap")
 
     options: Options
 
@@ -133,7 +136,8 @@ class LocalBrain(Brain):
 
         opts = self.options
         llm = openai_compatible_llm(model=opts.model, base_url=self.llm_base_url(),
-                                    api_key=self._api_key(), temperature=opts.temperature)
+                                    api_key=self._api_key(), temperature=opts.temperature,
+                                    max_tokens=opts.max_tokens)
         stt = WhisperSTT(language=opts.stt_language)
         tts = create_tts(opts.tts, opts.voice)
         self._owned += [llm, stt, tts]

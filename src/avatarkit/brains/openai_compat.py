@@ -11,11 +11,13 @@ def openai_compatible_llm(
     base_url: str | None = None,
     api_key: str | None = None,
     temperature: float | None = None,
+    max_tokens: int | None = None,
 ) -> Any:
     """A ``livekit.plugins.openai.LLM`` for ``model`` at ``base_url`` (OpenAI when ``None``).
 
     Self-hosted servers (vLLM, llama.cpp, Ollama) usually ignore the key; a placeholder is
-    sent so the OpenAI client does not refuse to start.
+    sent so the OpenAI client does not refuse to start. ``max_tokens`` caps a reply (sent as
+    ``max_completion_tokens``, which vLLM and llama.cpp's server honour).
     """
     from livekit.plugins import openai
 
@@ -27,4 +29,6 @@ def openai_compatible_llm(
         kwargs["api_key"] = api_key
     if temperature is not None:
         kwargs["temperature"] = temperature
+    if max_tokens is not None:
+        kwargs["max_completion_tokens"] = max_tokens
     return openai.LLM(**kwargs)

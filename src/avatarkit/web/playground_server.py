@@ -23,7 +23,7 @@ from aiohttp import web
 from ..composer import Composer, Plan
 from ..errors import AvatarkitError
 from . import static_dir
-from .origins import OriginPolicy, own_origins
+from .origins import OriginPolicy, listen, own_origins
 
 log = logging.getLogger("avatarkit.playground")
 
@@ -88,19 +88,7 @@ class PlaygroundServer:
     async def start(self) -> str:
         """Start serving; return the page's URL (the real port when ``port`` is 0)."""
         use_loopback_if_alone()
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            await self._runner.cleanup()
-            self._runner = None
-            raise AvatarkitError(f"cannot listen on {self.host}:{self.port}: {exc.strerror}",
-                                 hint="pick another --port (0 picks a free one)") from None
-        addresses = self._runner.addresses
-        if addresses:
-            self.port = int(addresses[0][1])
+        self._runner, self.port = await listen(self.app(), self.host, self.port)
         self._policy = OriginPolicy(own_origins(self.host, self.port), self.allow_origins)
         return self.url
 

@@ -20,7 +20,7 @@ from aiohttp import web
 from ..config import LiveKitSettings
 from ..errors import UsageError
 from . import static_dir
-from .origins import OriginPolicy, own_origins
+from .origins import OriginPolicy, listen, own_origins
 
 DEFAULT_TTL = 600
 MAX_TTL = 3600
@@ -68,21 +68,7 @@ class TokenServer:
 
     async def start(self) -> str:
         """Start serving; return the page's URL (the real port when ``port`` is 0)."""
-        from ..errors import AvatarkitError
-
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            await self._runner.cleanup()
-            self._runner = None
-            raise AvatarkitError(f"cannot listen on {self.host}:{self.port}: {exc.strerror}",
-                                 hint="pick another --port (0 picks a free one)") from None
-        addresses = self._runner.addresses
-        if addresses:
-            self.port = int(addresses[0][1])
+        self._runner, self.port = await listen(self.app(), self.host, self.port)
         self.policy = OriginPolicy(own_origins(self.host, self.port), self.allow_origins)
         return self.url
 
