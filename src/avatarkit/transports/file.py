@@ -40,6 +40,18 @@ class Utterance:
     def seconds(self) -> float:
         return len(self.samples) / INPUT_RATE
 
+    @property
+    def trailing_silence(self) -> float:
+        """Seconds of silence after the last voiced 10 ms frame (speech ends there)."""
+        frames = len(self.samples) // FRAME_SAMPLES
+        if frames == 0:
+            return 0.0
+        chunks = self.samples[: frames * FRAME_SAMPLES].reshape(frames, FRAME_SAMPLES)
+        rms = np.sqrt(np.mean(chunks.astype(np.float64) ** 2, axis=1))
+        voiced = np.flatnonzero(rms > 0.1 * rms.max())
+        last = int(voiced[-1]) + 1 if len(voiced) else frames
+        return self.seconds - last * FRAME_MS / 1000
+
 
 @dataclass
 class TurnTiming:
@@ -260,9 +272,9 @@ class FileTransport(Transport):
             else:
                 await self._wait_for("the previous reply to end", "listening", "idle",
                                      timeout=self.max_reply)
-            speech_end = await self._input.play(utt.samples)
-            self.timings.append(TurnTiming(speech_start=speech_end - utt.seconds,
-                                           speech_end=speech_end))
+            clip_end = await self._input.play(utt.samples)
+            self.timings.append(TurnTiming(speech_start=clip_end - utt.seconds,
+                                           speech_end=clip_end - utt.trailing_silence))
             await self._wait_for(f"a reply to input {number}", "thinking", "speaking",
                                  hint="was anything recognised? try a clearer recording "
                                  "or --ask TEXT")
