@@ -133,3 +133,17 @@ def test_listing_plugins_never_imports_livekit(plugin_dir, clean_env) -> None:
                          timeout=60)
     assert "HEAVY []" in out.stderr, out.stderr
     assert '"sparkle"' in out.stdout
+
+
+def test_example_plugin_package_registers(plugin_dir, clean_env) -> None:
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[1] / "examples" / "plugin-sparkle"
+    code = (source / "avatarkit_sparkle.py").read_text()
+    plugin_dir("avatarkit-sparkle", {"avatarkit_sparkle": code},
+               {"sparkle": "avatarkit_sparkle"}, "0.1.0")
+    reg = Registry.load(environ={})
+    face = reg.face("sparkle")
+    assert reg.info("face", "sparkle").distribution == "avatarkit-sparkle"
+    assert face.emotions and face.supports_background
+    face.check_usable(face.parse_options({}), {})
