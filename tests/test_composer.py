@@ -50,6 +50,17 @@ class ExplodingCloseFace(GoodFace):
         EVENTS.append(("close", self.name))
         raise RuntimeError("close failed")
 
+class DyingFace(_Recording):
+    name = "dying"
+    async def start(self, session, transport):
+        EVENTS.append(("start", self.name))
+        session.output.audio = transport.audio_output()
+        self.started_at = asyncio.get_running_loop().time()
+    def failure(self):
+        if asyncio.get_running_loop().time() - self.started_at > 0.3:
+            return RuntimeError("renderer crashed")
+        return None
+
 class OfflineBrain(Brain):
     name = "offline-test"
     def build(self):
@@ -60,7 +71,7 @@ class OfflineBrain(Brain):
 
 @hookimpl
 def register_faces(register):
-    for f in (BrokenFace, HangingFace, GoodFace, ExplodingCloseFace):
+    for f in (BrokenFace, HangingFace, GoodFace, ExplodingCloseFace, DyingFace):
         register(f)
 
 @hookimpl
@@ -77,6 +88,7 @@ class SilentTransport(Transport):
     def __init__(self, hold: float = 0.05) -> None:
         self.hold = hold
         self.closed = 0
+        self.outputs: list[Any] = []
 
     def audio_output(self) -> Any:
         from livekit.agents.voice import io
@@ -94,7 +106,8 @@ class SilentTransport(Transport):
             def clear_buffer(self) -> None:
                 pass
 
-        return Sink()
+        self.outputs.append(Sink())
+        return self.outputs[-1]
 
     async def wait_done(self, session: Any) -> None:
         await asyncio.sleep(self.hold)
@@ -174,6 +187,25 @@ async def test_a_failing_close_does_not_stop_the_other_cleanups(faces) -> None:
     assert ("close", "explodingclose") in faces.EVENTS
     assert ("brain-close", "offline-test") in faces.EVENTS
     assert transport.closed == 1
+
+
+async def test_a_face_that_dies_mid_session_is_closed_and_audio_goes_on(faces) -> None:
+    transport = SilentTransport(hold=1.0)
+    outputs_at_end: list[Any] = []
+
+    async def keep_session(session: Any, face: Any) -> None:
+        async def later() -> None:
+            await asyncio.sleep(0.9)
+            outputs_at_end.append(session.output.audio)
+        asyncio.get_running_loop().create_task(later())
+
+    report = await _composer("dying", []).run(transport, on_started=keep_session)
+    assert faces.EVENTS.count(("close", "dying")) == 1
+    assert report.face == "none"
+    error = report.attempts[-1].error or ""
+    assert "died mid-session" in error and "renderer crashed" in error
+    # The face's output was replaced by a fresh audio-only output of the transport.
+    assert len(transport.outputs) == 2 and outputs_at_end[0] is transport.outputs[1]
 
 
 def test_missing_credentials_anywhere_in_the_chain_fail_before_connecting(faces) -> None:

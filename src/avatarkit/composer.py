@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .transports.base import Transport
 
 log = logging.getLogger("avatarkit.composer")
+FACE_WATCH_INTERVAL = 0.25  # seconds between checks that the running face still works
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,11 @@ class Composer:
                     await result
             if config.agent.greeting:
                 session.say(config.agent.greeting)
-            await transport.wait_done(session)
+            watch = asyncio.create_task(self._watch_face(session, transport, started, report))
+            try:
+                await transport.wait_done(session)
+            finally:
+                watch.cancel()
         finally:
             await _close_quietly("session", session.aclose())
             if collector is not None:
@@ -153,6 +158,29 @@ class Composer:
             await _close_quietly("transport", transport.aclose())
             report.ended_at = time.time()
         return report
+
+    async def _watch_face(self, session: Any, transport: Transport, started: list[Face],
+                          report: SessionReport) -> None:
+        """Poll the running face; if it dies, close it and go on with audio only."""
+        if not started:
+            return
+        face = started[-1]
+        while (error := face.failure()) is None:
+            await asyncio.sleep(FACE_WATCH_INTERVAL)
+        log.warning("face '%s' died mid-session (%s); continuing with audio only",
+                    face.name, _describe(error))
+        report.attempts.append(FaceAttempt(face.name, False, 0.0,
+                                           f"died mid-session: {_describe(error)}"))
+        report.face = "none"
+        started.remove(face)
+        try:
+            output = await transport.fallback_audio_output()
+        except Exception:  # noqa: BLE001 - the conversation goes on even without audio
+            log.warning("no audio-only fallback on the %s transport", transport.name,
+                        exc_info=True)
+            output = None
+        session.output.audio = output
+        await _close_quietly(f"face '{face.name}'", face.aclose())
 
     async def _start_face_chain(
         self, session: Any, transport: Transport, started: list[Face], report: SessionReport

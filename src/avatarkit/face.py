@@ -38,6 +38,14 @@ class Face(Part, ABC):
     async def aclose(self) -> None:
         """Stop rendering and release provider sessions. Safe to call more than once."""
 
+    def failure(self) -> BaseException | None:
+        """Why this face stopped working after it started, or ``None`` while it works.
+
+        The composer polls it: a face that dies mid-session is closed and the agent's
+        audio goes on without video, so the conversation does not end.
+        """
+        return None
+
     async def set_emotion(self, name: str, intensity: float = 1.0) -> None:
         """Change the avatar's emotion while running (faces that list ``emotions``)."""
         raise CapabilityError(f"face '{self.name}' does not support emotions")

@@ -74,6 +74,15 @@ class HeyGenFace(Face):
         self._stop_lock = asyncio.Lock()
         self._close_task: asyncio.Task[None] | None = None
 
+    def failure(self) -> BaseException | None:
+        """The LiveAvatar streaming task ended on its own (provider disconnect, error)."""
+        main = getattr(self.avatar, "_main_atask", None)
+        if main is None or not main.done() or self._close_task is not None:
+            return None
+        if main.cancelled():
+            return RuntimeError("the LiveAvatar streaming task was cancelled")
+        return main.exception() or RuntimeError("the LiveAvatar session ended")
+
     async def start(self, session: Any, transport: Transport) -> None:
         room = transport.room
         if room is None:

@@ -238,6 +238,9 @@ class LocalFace(Face):
             await self.control.start()
         session.output.audio = self._queue
 
+    def failure(self) -> BaseException | None:
+        return self.error
+
     @property
     def error(self) -> BaseException | None:
         """Why rendering stopped, if it died (None while healthy)."""

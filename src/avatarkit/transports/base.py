@@ -45,6 +45,10 @@ class Transport(ABC):
         """Where agent audio goes when no face renders it (audio only), off-room."""
         return None
 
+    async def fallback_audio_output(self) -> io.AudioOutput | None:
+        """Where agent audio goes when the face dies mid-session (audio only from then on)."""
+        return self.audio_output()
+
     def media_sink(self) -> MediaSink | None:
         """Where a self-hosted face sends frames and audio, off-room."""
         return None

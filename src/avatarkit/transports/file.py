@@ -180,6 +180,19 @@ class MediaClock:
         return time.monotonic() - self.t0
 
 
+class _SinkClock(MediaClock):
+    """The recording's own timeline: once a face has delivered media, audio-only output
+    (e.g. after the face died) continues on the face's clock, not a second one."""
+
+    def __init__(self, sink: _TimingSink) -> None:
+        super().__init__()
+        self._sink = sink
+
+    def now(self) -> float:
+        offset = self._sink.media_offset
+        return time.monotonic() - (self.t0 if offset is None else offset)
+
+
 class _TimingSink:
     """Passes media to the recorder and notes the first output after each speech end.
 
@@ -224,8 +237,8 @@ class FileTransport(Transport):
 
     def __post_init__(self) -> None:
         self.recorder = Mp4Recorder(self.output, fps=self.fps, video=self.video)
-        self.clock = MediaClock()
         self._sink = _TimingSink(self.recorder, self.timings)
+        self.clock = _SinkClock(self._sink)
         self._input = ScriptedAudioInput()
         self._output = PacedAudioOutput(self._sink, self.clock)
         self._state = "initializing"
@@ -235,7 +248,8 @@ class FileTransport(Transport):
         return self._input
 
     def audio_output(self) -> io.AudioOutput:
-        self.recorder._want_video = False  # audio only: no video track in the mp4
+        if self.recorder.video_frames == 0:
+            self.recorder.audio_only()  # no face ever rendered: no video track in the mp4
         return self._output
 
     def media_sink(self) -> MediaSink:

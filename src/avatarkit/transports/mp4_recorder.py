@@ -44,6 +44,11 @@ class Mp4Recorder:
         self.audio_seconds = 0.0
         self.first_video_ts: float | None = None
 
+    def audio_only(self) -> None:
+        """Record no video track (an audio-only session); only before anything is written."""
+        if self._container is None:
+            self._want_video = False
+
     def _open(self, width: int, height: int) -> None:
         import av
 

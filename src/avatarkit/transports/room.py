@@ -19,6 +19,27 @@ class RoomTransport(Transport):
 
     def __init__(self, ctx: JobContext) -> None:
         self._ctx = ctx
+        self._fallback: Any = None
+
+    async def fallback_audio_output(self) -> Any:
+        """Publish the agent's own audio track again (RoomIO's was replaced by the face's)."""
+        from livekit import rtc
+        from livekit.agents.voice.room_io._output import _ParticipantAudioOutput
+
+        if self._fallback is None:
+            output = _ParticipantAudioOutput(
+                self._ctx.room, sample_rate=24000, num_channels=1,
+                track_publish_options=rtc.TrackPublishOptions(
+                    source=rtc.TrackSource.SOURCE_MICROPHONE),
+                track_name="avatarkit_audio")
+            await output.start()
+            self._fallback = output
+        return self._fallback
+
+    async def aclose(self) -> None:
+        if self._fallback is not None:
+            await self._fallback.aclose()
+            self._fallback = None
 
     @property
     def room(self) -> rtc.Room:
