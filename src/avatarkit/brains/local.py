@@ -115,8 +115,8 @@ class LocalBrain(Brain):
     def prewarm(self) -> None:
         """Load VAD, whisper and the Piper voice, and start (or check) the LLM server."""
         from ..local.tts_select import resolve_tts
-        from ..local.vad import load_vad
         from ..local.whisper_stt import load_whisper_model
+        from ..vad import load_vad
 
         opts = self.options
         load_vad(opts.min_silence)
@@ -130,8 +130,8 @@ class LocalBrain(Brain):
     def build(self) -> BrainParts:
         """Fresh STT/LLM/TTS for one session, the shared VAD, and VAD turn detection."""
         from ..local.tts_select import create_tts
-        from ..local.vad import load_vad
         from ..local.whisper_stt import WhisperSTT
+        from ..vad import load_vad
         from .openai_compat import openai_compatible_llm
 
         opts = self.options

@@ -13,7 +13,6 @@ Silero VAD is loaded once per process (:func:`load_vad`, called by ``prewarm``) 
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -21,6 +20,7 @@ from pydantic import Field, SecretStr, model_validator
 from ..brain import Brain, BrainParts
 from ..hookspecs import hookimpl
 from ..part import PartOptions
+from ..vad import load_vad
 from .openai_compat import openai_compatible_llm
 
 STT_DEFAULTS = {"deepgram": "nova-3", "openai": "gpt-4o-mini-transcribe"}
@@ -30,22 +30,6 @@ TTS_DEFAULTS = {"cartesia": "sonic-3", "openai": "gpt-4o-mini-tts"}
 VOICE_DEFAULTS = {"cartesia": "f786b574-daa5-4673-aa0c-cbe3e8534c02", "openai": "ash"}
 
 _ENV_VAR_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-
-_vad_lock = threading.Lock()
-_vad_cache: dict[float, Any] = {}
-
-
-def load_vad(min_silence_duration: float = 0.55) -> Any:
-    """Silero VAD, loaded once per process and setting (thread-safe), then reused."""
-    with _vad_lock:
-        vad = _vad_cache.get(min_silence_duration)
-        if vad is None:
-            from livekit.plugins import silero
-
-            vad = silero.VAD.load(min_silence_duration=min_silence_duration)
-            _vad_cache[min_silence_duration] = vad
-        return vad
-
 
 class PipelineBrain(Brain):
     """STT + LLM + TTS from cloud providers or a self-hosted OpenAI-compatible LLM."""

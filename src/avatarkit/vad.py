@@ -1,11 +1,14 @@
-"""Silero VAD (bundled ONNX model), loaded once per process and per setting."""
+"""Silero VAD (bundled ONNX model), loaded once per process and per setting.
+
+Shared by every brain that runs a local VAD (pipeline, local, realtime with local_vad).
+"""
 
 from __future__ import annotations
 
 import threading
 from typing import TYPE_CHECKING
 
-from .progress import loading
+from .local.progress import loading
 
 if TYPE_CHECKING:
     from livekit.agents import vad
@@ -14,7 +17,7 @@ _vads: dict[float, vad.VAD] = {}
 _lock = threading.Lock()
 
 
-def load_vad(min_silence: float = 0.35) -> vad.VAD:
+def load_vad(min_silence: float = 0.55) -> vad.VAD:
     """``silero.VAD.load(min_silence_duration=min_silence)``, cached per ``min_silence``.
 
     One VAD object serves every session in the process (each session opens its own stream).
