@@ -14,8 +14,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -23,6 +21,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import UsageError
+from .lru import LruCache
 
 PRESETS: tuple[str, ...] = ("studio", "office", "sunset", "night")
 ORIGINAL_WORDS = ("original", "none")
@@ -103,8 +102,7 @@ def _named_color(name: str) -> tuple[int, int, int] | None:
 
 # -- pixels ----------------------------------------------------------------------------
 
-_CACHE: OrderedDict[tuple[object, ...], np.ndarray] = OrderedDict()
-_LOCK = threading.Lock()
+_CACHE: LruCache[np.ndarray] = LruCache(8)
 
 
 def background_pixels(bg: Background, width: int, height: int) -> np.ndarray:
@@ -115,11 +113,9 @@ def background_pixels(bg: Background, width: int, height: int) -> np.ndarray:
     if bg.kind == "original":
         raise ValueError("the original background comes from the portrait")
     key = (*bg.key, width, height)
-    with _LOCK:
-        hit = _CACHE.get(key)
-        if hit is not None:
-            _CACHE.move_to_end(key)
-            return hit
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
     if bg.kind == "color":
         arr = np.empty((height, width, 3), np.float32)
         arr[:] = np.array(bg.color, np.float32)
@@ -129,11 +125,7 @@ def background_pixels(bg: Background, width: int, height: int) -> np.ndarray:
         arr = _load_image(bg, width, height)
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     arr.setflags(write=False)
-    with _LOCK:
-        _CACHE[key] = arr
-        while len(_CACHE) > 8:
-            _CACHE.popitem(last=False)
-    return arr
+    return _CACHE.put(key, arr)
 
 
 def _load_image(bg: Background, width: int, height: int) -> np.ndarray:

@@ -16,8 +16,6 @@ the posed crop. Everything is numpy on small arrays: no per-pixel Python.
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +23,7 @@ import numpy as np
 from .animator import Expression, Pose, pose_table
 from .audio_features import MouthShape
 from .backgrounds import Background, background_pixels
+from .lru import LruCache
 from .portrait import Portrait
 
 _CAVITY4 = np.array([62, 24, 30, 255], np.float32)
@@ -262,11 +261,9 @@ class Compositor:
     def build_layers(self, background: Background) -> Layers:
         """Precompute the at-rest frame for ``background`` (tens of ms; thread-safe)."""
         key = (self.portrait.key, background.key, len(self.poses), self.poses[0])
-        with _LAYER_LOCK:
-            hit = _LAYER_CACHE.get(key)
-            if hit is not None:
-                _LAYER_CACHE.move_to_end(key)
-                return hit
+        hit = _LAYER_CACHE.get(key)
+        if hit is not None:
+            return hit
         if background.kind == "original":
             if self.portrait.opaque:
                 bg = self.portrait.rgb
@@ -287,11 +284,7 @@ class Compositor:
             packed=base.view(np.uint32).reshape(-1),
             bg_crop=np.ascontiguousarray(bg[c.y0:c.y1, c.x0:c.x1], dtype=np.float32),
         )
-        with _LAYER_LOCK:
-            _LAYER_CACHE[key] = layers
-            while len(_LAYER_CACHE) > 6:
-                _LAYER_CACHE.popitem(last=False)
-        return layers
+        return _LAYER_CACHE.put(key, layers)
 
     def crop(self, layers: Layers, index: int) -> np.ndarray:
         """The head crop (h, w, 4) uint8 for pose ``index`` over ``layers`` (cached)."""
@@ -486,5 +479,4 @@ class Compositor:
             res += (_LASH4 - res) * line[..., None]
 
 
-_LAYER_CACHE: OrderedDict[tuple[object, ...], Layers] = OrderedDict()
-_LAYER_LOCK = threading.Lock()
+_LAYER_CACHE: LruCache[Layers] = LruCache(6)

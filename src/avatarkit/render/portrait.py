@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
+from .lru import LruCache
 
 MIN_SIDE = 96
 """Smallest accepted portrait side in pixels."""
@@ -117,9 +116,7 @@ def default_portrait_path() -> Path:
 
 # -- loading ---------------------------------------------------------------------------
 
-_CACHE: OrderedDict[tuple[Any, ...], Portrait] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 4
+_CACHE: LruCache[Portrait] = LruCache(4)
 
 
 def load_portrait(
@@ -155,19 +152,13 @@ def load_portrait(
         raise UsageError(f"portrait '{name}' is not a file",
                          hint="give the path of a PNG or JPEG image")
     key = (str(file.resolve()), st.st_mtime_ns, st.st_size, width, height, face_box, eyes, mouth)
-    with _CACHE_LOCK:
-        hit = _CACHE.get(key)
-        if hit is not None:
-            _CACHE.move_to_end(key)
-            return hit
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
     builtin = file.resolve() == default_portrait_path().resolve()
     portrait = _load(file, name, width, height, face_box, eyes, mouth, key,
                      builtin=builtin and face_box is None and eyes is None and mouth is None)
-    with _CACHE_LOCK:
-        _CACHE[key] = portrait
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return portrait
+    return _CACHE.put(key, portrait)
 
 
 def _open_image(file: Path, name: str) -> Any:
