@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .brain import Brain
 from .config import AvatarkitConfig
-from .errors import AvatarkitError, FaceStartError
+from .errors import FaceStartError, describe
 from .face import Face
 from .registry import Registry
 from .report import FaceAttempt, SessionReport, TurnCollector
@@ -168,9 +168,9 @@ class Composer:
         while (error := face.failure()) is None:
             await asyncio.sleep(FACE_WATCH_INTERVAL)
         log.warning("face '%s' died mid-session (%s); continuing with audio only",
-                    face.name, _describe(error))
+                    face.name, describe(error))
         report.attempts.append(FaceAttempt(face.name, False, 0.0,
-                                           f"died mid-session: {_describe(error)}"))
+                                           f"died mid-session: {describe(error)}"))
         report.face = "none"
         started.remove(face)
         try:
@@ -195,7 +195,7 @@ class Composer:
                 await asyncio.wait_for(face.start(session, transport), timeout)
             except Exception as exc:  # noqa: BLE001 - any face failure falls through
                 error = (f"did not attach within {timeout:g} s"
-                         if isinstance(exc, asyncio.TimeoutError) else _describe(exc))
+                         if isinstance(exc, asyncio.TimeoutError) else describe(exc))
                 report.attempts.append(FaceAttempt(face.name, False,
                                                    time.perf_counter() - t0, error))
                 log.warning("face '%s' failed (%s); trying the next face", face.name, error)
@@ -221,8 +221,3 @@ async def _close_quietly(what: str, awaitable: Any) -> None:
     except Exception:  # noqa: BLE001
         log.warning("closing %s failed", what, exc_info=True)
 
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, AvatarkitError):
-        return exc.message
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

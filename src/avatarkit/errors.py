@@ -57,3 +57,16 @@ class FaceStartError(AvatarkitError):
 
 class CapabilityError(UsageError):
     """The face does not support the requested run-time control (emotion, background)."""
+
+
+def describe(exc: object) -> str:
+    """One line for a log or a message: an avatarkit error's own message, otherwise
+    ``Type: first line of the text`` (``None`` -> ``no error``)."""
+    if exc is None:
+        return "no error"
+    if isinstance(exc, AvatarkitError):
+        return exc.message
+    if not isinstance(exc, BaseException):
+        return str(exc)
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

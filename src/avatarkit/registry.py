@@ -25,7 +25,7 @@ import pluggy
 
 from . import hookspecs
 from .brain import Brain
-from .errors import DuplicatePartError, PluginLoadError, UnknownPartError
+from .errors import DuplicatePartError, PluginLoadError, UnknownPartError, describe
 from .face import Face
 from .part import Part
 
@@ -110,7 +110,7 @@ class Registry:
             except BaseException as exc:  # noqa: BLE001 - a plugin must never break the CLI
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-                reg._problem(dist, ep.name, f"import failed: {_describe(exc)}", warn)
+                reg._problem(dist, ep.name, f"import failed: {describe(exc)}", warn)
                 continue
             reg.add_plugin(module, distribution=dist, version=version, entry_point=ep.name,
                            warn=warn)
@@ -131,7 +131,7 @@ class Registry:
         try:
             self.manager.register(plugin, name=plugin_name)
         except Exception as exc:  # noqa: BLE001
-            self._problem(distribution, ep_name, f"registration failed: {_describe(exc)}", warn)
+            self._problem(distribution, ep_name, f"registration failed: {describe(exc)}", warn)
             return
         collected: list[PartInfo] = []
         for hook, base in (("register_brains", Brain), ("register_faces", Face)):
@@ -147,7 +147,7 @@ class Registry:
                 except Exception as exc:  # noqa: BLE001
                     self.manager.unregister(name=plugin_name)
                     self._problem(distribution, ep_name,
-                                  f"{hook} failed: {_describe(exc)}", warn)
+                                  f"{hook} failed: {describe(exc)}", warn)
                     return
         for info in collected:
             self._add(info)
@@ -240,10 +240,6 @@ def _check_part(part: type[Any], base: type[Part], dist: str, version: str) -> P
 def _split(value: str) -> set[str]:
     return {v.strip() for v in value.split(",") if v.strip()}
 
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _stderr(message: str) -> None:

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import warnings
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from .config import AvatarkitConfig
 from .errors import MissingCredentialsError
@@ -138,4 +138,4 @@ def run_worker(
         sys.argv = saved
 
 
-__all__: list[Any] = ["build_server", "run_worker", "session_load", "export_config"]
+__all__ = ["build_server", "run_worker", "session_load", "export_config"]

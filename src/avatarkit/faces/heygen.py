@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
-from ..errors import FaceStartError
+from ..errors import FaceStartError, describe
 from ..face import Face
 from ..hookspecs import hookimpl
 from ..part import PartOptions
@@ -124,7 +124,7 @@ class HeyGenFace(Face):
         except FaceStartError:
             raise
         except Exception as exc:
-            raise FaceStartError(f"heygen could not start: {_describe(exc)}") from exc
+            raise FaceStartError(f"heygen could not start: {describe(exc)}") from exc
 
     async def aclose(self) -> None:
         """Stop the LiveAvatar session (once), end the plugin's tasks, remove the avatar."""
@@ -183,7 +183,7 @@ class HeyGenFace(Face):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.warning("heygen: could not %s: %s", what, _describe(exc), exc_info=True)
+            log.warning("heygen: could not %s: %s", what, describe(exc), exc_info=True)
 
     async def _finish_start(self) -> None:
         task = self._start_task
@@ -214,7 +214,7 @@ class HeyGenFace(Face):
                 main.cancel()
                 await asyncio.wait({main}, timeout=CLOSE_TIMEOUT)
         if main.done() and not main.cancelled() and main.exception() is not None:
-            log.info("heygen: streaming task ended with %s", _describe(main.exception()))
+            log.info("heygen: streaming task ended with %s", describe(main.exception()))
 
     async def _stop_if_needed(self, avatar: Any) -> None:
         session_id, token = avatar._session_id, avatar._session_token
@@ -225,11 +225,6 @@ class HeyGenFace(Face):
         )
         log.info("heygen: LiveAvatar session %s stopped", session_id)
 
-
-def _describe(exc: BaseException | None) -> str:
-    if exc is None:
-        return "no error"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 @hookimpl

@@ -24,7 +24,7 @@ import uuid
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AvatarkitError
+from ..errors import AvatarkitError, describe
 from ..report import TURN_STAGES, SessionReport, TurnCollector
 from .base import MediaSink, Transport
 
@@ -173,7 +173,7 @@ class PlaygroundTransport(Transport):
             {"type": "user_transcript", "text": ev.transcript, "final": ev.is_final}))
         session.on("conversation_item_added", self._on_item)
         session.on("error", lambda ev: self.send(
-            {"type": "warning", "message": _describe(getattr(ev, "error", ev))}))
+            {"type": "warning", "message": describe(getattr(ev, "error", ev))}))
         session.on("close", lambda ev: self.close("session closed"))
 
     async def on_started(self, session: AgentSession, face: Face) -> None:
@@ -219,8 +219,8 @@ class PlaygroundTransport(Transport):
         failure = sys.exc_info()[1]  # set when the composer is unwinding from an error
         self._closed = True
         if isinstance(failure, Exception):
-            self.close(f"error: {_describe(failure)}")
-            self.send({"type": "error", "message": _describe(failure)})
+            self.close(f"error: {describe(failure)}")
+            self.send({"type": "error", "message": describe(failure)})
         self.close("closed")
         self.send({"type": "ended", "reason": self.end_reason})
         await asyncio.sleep(0)  # let the goodbye go out
@@ -326,7 +326,7 @@ class PlaygroundTransport(Transport):
                 await face.set_background(value)
                 reply.update(ok=True, value=value)
         except Exception as exc:  # noqa: BLE001 - reported to the page, never fatal
-            reply.update(ok=False, error=_describe(exc))
+            reply.update(ok=False, error=describe(exc))
         self.send(reply)
 
     # -- status ----------------------------------------------------------------------------
@@ -370,10 +370,3 @@ def _background_choices(face: Any) -> list[str]:
     return [n for n in names if isinstance(n, str) and _PAGE_BACKGROUND.match(n)
             and not n.startswith("#")]
 
-
-def _describe(exc: Any) -> str:
-    if isinstance(exc, AvatarkitError):
-        return exc.message
-    if isinstance(exc, BaseException):
-        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return str(exc)
