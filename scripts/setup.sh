@@ -13,6 +13,10 @@ need_apt=()
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 if [[ ",$extras," == *",test,"* ]]; then
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  # the portability test runs llama-server on an emulated older CPU
+  if [[ "$(uname -m)" == x86_64 ]] && ! command -v qemu-x86_64 >/dev/null 2>&1; then
+    need_apt+=(qemu-user)
+  fi
 fi
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -eq 0 ]]; then
