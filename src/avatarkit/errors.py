@@ -59,6 +59,18 @@ class CapabilityError(UsageError):
     """The face does not support the requested run-time control (emotion, background)."""
 
 
+def clip(value: object, limit: int = 80) -> str:
+    """A user's value for a message: ``repr`` of a string, cut to about ``limit``
+    characters (``'abc...' (1234 characters)``) so a huge bad value never floods the
+    terminal; control characters stay visible as escapes."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= limit:
+        return repr(text) if isinstance(value, str) else text
+    head = text[: max(8, limit - 24)]
+    return (f"{repr(head)}..." if isinstance(value, str) else f"{head}...") + (
+        f" ({len(text)} characters)")
+
+
 def describe(exc: object) -> str:
     """One line for a log or a message: an avatarkit error's own message, otherwise
     ``Type: first line of the text`` (``None`` -> ``no error``)."""
