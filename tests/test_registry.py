@@ -102,14 +102,88 @@ def test_blocking_a_plugin_by_name(plugin_dir, clean_env) -> None:
     assert not reg.problems
 
 
+DUPLICATE_SPARKLE = GOOD.replace("SparkleFace", "OtherSparkle")
+
+
 def test_duplicate_part_names_name_both_distributions(plugin_dir, clean_env) -> None:
-    plugin_dir("avatarkit-dupe", {"ak_dupe": DUPLICATE_NONE}, {"dupe": "ak_dupe"})
+    plugin_dir("avatarkit-sparkle", {"ak_sparkle": GOOD}, {"sparkle": "ak_sparkle"})
+    plugin_dir("avatarkit-dupe", {"ak_dupe": DUPLICATE_SPARKLE}, {"dupe": "ak_dupe"})
     reg = Registry.load(environ={})
     with pytest.raises(DuplicatePartError) as err:
-        reg.face("none")
-    assert "avatarkit and avatarkit-dupe" in str(err.value)
+        reg.face("sparkle")
+    assert "avatarkit-dupe and avatarkit-sparkle" in str(err.value)
+    assert any("registered by more than one" in line for line in reg.problem_lines())
     with pytest.raises(DuplicatePartError):
         Registry.load(environ={"AVATARKIT_STRICT_PLUGINS": "1"})
+
+
+def test_a_plugin_never_replaces_a_builtin_part(plugin_dir, clean_env) -> None:
+    """A plugin registering `none` (or `local`) cannot break every run: the built-in
+    wins and the clash is listed as that plugin's problem."""
+    plugin_dir("avatarkit-dupe", {"ak_dupe": DUPLICATE_NONE}, {"dupe": "ak_dupe"})
+    warnings: list[str] = []
+    reg = Registry.load(environ={}, warn=warnings.append)
+    assert reg.info("face", "none").distribution == "avatarkit"
+    assert reg.face("none").__module__ == "avatarkit.faces.none"
+    [problem] = [p for p in reg.problems if p.distribution == "avatarkit-dupe"]
+    assert "clashes with avatarkit's built-in face" in problem.error
+    assert any("avatarkit-dupe" in w for w in warnings)
+    with pytest.raises(DuplicatePartError, match="clashes with avatarkit's built-in"):
+        Registry.load(environ={"AVATARKIT_STRICT_PLUGINS": "1"})
+
+
+def test_builtin_wins_whatever_the_registration_order(clean_env) -> None:
+    import types
+
+    from avatarkit import Face, hookimpl
+    from avatarkit.faces import none as builtin_none
+
+    class Impostor(Face):
+        name = "none"
+
+        async def start(self, session, transport): ...
+
+        async def aclose(self): ...
+
+    plugin = types.ModuleType("impostor")
+    plugin.register_faces = hookimpl(lambda register: register(Impostor))  # type: ignore[attr-defined]
+    reg = Registry()
+    reg.add_plugin(plugin, distribution="avatarkit-impostor", warn=lambda m: None)
+    reg.add_plugin(builtin_none, distribution="avatarkit", entry_point="none",
+                   warn=lambda m: None)
+    assert reg.face("none") is builtin_none.NoneFace
+    assert [p.distribution for p in reg.problems] == ["avatarkit-impostor"]
+
+
+def test_the_audio_only_face_cannot_be_blocked(clean_env) -> None:
+    warnings: list[str] = []
+    for blocked, environ in ((["none"], {}), (["avatarkit"], {}),
+                             ([], {"AVATARKIT_DISABLE_PLUGINS": "none"})):
+        reg = Registry.load(environ=environ, blocked=blocked, warn=warnings.append)
+        assert reg.face("none").__module__ == "avatarkit.faces.none"
+    assert "local" not in Registry.load(environ={}, blocked=["avatarkit"]).faces
+    assert sum("cannot" in w or "always loaded" in w for w in warnings) == 2
+
+
+def test_plugins_lists_the_clash_as_a_problem(plugin_dir, clean_env) -> None:
+    plugin_dir("avatarkit-dupe", {"ak_dupe": DUPLICATE_NONE}, {"dupe": "ak_dupe"})
+    out = subprocess.run([sys.executable, "-m", "avatarkit", "plugins"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "problems (" in out.stdout and "avatarkit-dupe" in out.stdout
+    assert "clashes with avatarkit's built-in face" in out.stdout
+    assert "avatarkit-dupe" not in out.stderr  # listed once, not also warned
+
+
+def test_strict_mode_message_is_not_doubled(plugin_dir, clean_env) -> None:
+    plugin_dir("avatarkit-broken", {"ak_broken": BROKEN_IMPORT}, {"broken": "ak_broken"})
+    out = subprocess.run([sys.executable, "-m", "avatarkit", "plugins"], capture_output=True,
+                         text=True, timeout=60, env={**__import__("os").environ,
+                                                     "AVATARKIT_STRICT_PLUGINS": "1"})
+    assert out.returncode == 1
+    assert "avatarkit: error: failed to load plugin 'broken'" in out.stderr, out.stderr
+    assert "avatarkit: avatarkit:" not in out.stderr
+    assert "error: avatarkit:" not in out.stderr
 
 
 def test_unknown_part_suggests_the_closest_name(clean_env) -> None:

@@ -7,7 +7,11 @@ like third-party plugins. Environment variables (pytest-style):
 - ``AVATARKIT_LOAD_PLUGINS=a,b``: load only these third-party distributions (empty: none).
   Avatarkit's own built-in parts always load.
 - ``AVATARKIT_DISABLE_PLUGINS=a,b`` (or ``--no-plugin NAME``): block distributions or
-  entry points by name.
+  entry points by name. The audio-only face ``none`` (the last resort of every face chain)
+  cannot be blocked.
+
+A third-party part named like a built-in one (``none``, ``local``...) never replaces it:
+the built-in wins and the clash is listed as a problem of that plugin.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ import pluggy
 
 from . import hookspecs
 from .brain import Brain
-from .errors import DuplicatePartError, PluginLoadError, UnknownPartError, describe
+from .errors import DuplicatePartError, PluginLoadError, UnknownPartError, clip, describe
 from .face import Face
 from .part import Part
 
 BUILTIN_DIST = "avatarkit"
 ENTRY_POINT_GROUP = "avatarkit"
+#: Built-in entry points that are always loaded: every face chain ends with ``none``.
+ESSENTIAL_ENTRY_POINTS = frozenset({"none"})
 
 P = TypeVar("P", bound=Part)
 
@@ -42,6 +48,7 @@ class PartInfo:
     cls: type[Part]
     distribution: str
     version: str
+    entry_point: str = ""
 
     @property
     def kind(self) -> str:
@@ -60,13 +67,18 @@ class PluginProblem:
     entry_point: str
     error: str
 
-    def message(self) -> str:
+    def text(self, verb: str = "skipped") -> str:
+        """One line: what happened to which plugin, why, and how to disable it."""
         block = self.entry_point if self.distribution == BUILTIN_DIST else self.distribution
         return (
-            f"avatarkit: skipped plugin '{self.entry_point}' from {self.distribution}: "
+            f"{verb} plugin '{self.entry_point}' from {self.distribution}: "
             f"{self.error} (disable it with --no-plugin {block} or "
             f"AVATARKIT_DISABLE_PLUGINS={block})"
         )
+
+    def message(self) -> str:
+        """:meth:`text` as a warning line of its own (``avatarkit: ...``)."""
+        return f"avatarkit: {self.text()}"
 
 
 @dataclass
@@ -101,7 +113,13 @@ class Registry:
         for ep in _entry_points():
             dist = ep.dist.name if ep.dist is not None else "unknown"
             if dist in blocked_names or ep.name in blocked_names:
-                continue
+                if dist != BUILTIN_DIST or ep.name not in ESSENTIAL_ENTRY_POINTS:
+                    continue
+                if ep.name in blocked_names:
+                    (warn or _stderr)(
+                        f"avatarkit: the audio-only face '{ep.name}' is built in and always "
+                        "loaded (every face chain ends with it); ignoring "
+                        f"--no-plugin {ep.name}")
             if dist != BUILTIN_DIST and allowed is not None and dist not in allowed:
                 continue
             version = ep.dist.version if ep.dist is not None else "?"
@@ -140,7 +158,7 @@ class Registry:
                     continue
 
                 def register(part: type[Any], _base: type[Part] = base) -> None:
-                    collected.append(_check_part(part, _base, distribution, version))
+                    collected.append(_check_part(part, _base, distribution, version, ep_name))
 
                 try:
                     impl.function(register=register)
@@ -150,13 +168,29 @@ class Registry:
                                   f"{hook} failed: {describe(exc)}", warn)
                     return
         for info in collected:
-            self._add(info)
+            self._add(info, warn)
 
-    def _add(self, info: PartInfo) -> None:
+    def _add(self, info: PartInfo, warn: Callable[[str], None] | None) -> None:
         table = self.brains if info.kind == "brain" else self.faces
         existing = table.get(info.name)
         if existing is None:
             table[info.name] = info
+            return
+        new_builtin = info.distribution == BUILTIN_DIST
+        if (existing.distribution == BUILTIN_DIST) != new_builtin:
+            # a plugin never replaces a built-in part: the built-in wins, the clash is listed
+            plugin = existing if new_builtin else info
+            table[info.name] = info if new_builtin else existing
+            if self.strict:
+                raise DuplicatePartError(
+                    f"{info.kind} '{info.name}' from {plugin.distribution} clashes with "
+                    f"avatarkit's built-in {info.kind} of that name",
+                    hint=f"rename it in the plugin, or block it with --no-plugin "
+                    f"{plugin.distribution}")
+            self._problem(plugin.distribution, plugin.entry_point,
+                          f"its {info.kind} '{info.name}' clashes with avatarkit's built-in "
+                          f"{info.kind} of that name; the built-in one is used (rename the "
+                          f"plugin's {info.kind})", warn)
             return
         dists = self.duplicates.setdefault((info.kind, info.name), [existing.distribution])
         dists.append(info.distribution)
@@ -167,7 +201,7 @@ class Registry:
                  warn: Callable[[str], None] | None) -> None:
         problem = PluginProblem(dist, ep, error)
         if self.strict:
-            raise PluginLoadError(problem.message().replace("skipped", "failed to load", 1),
+            raise PluginLoadError(problem.text("failed to load"),
                                   hint="unset AVATARKIT_STRICT_PLUGINS to skip broken plugins")
         self.problems.append(problem)
         (warn or _stderr)(problem.message())
@@ -203,9 +237,19 @@ class Registry:
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
         suggestion = f"did you mean '{close[0]}'? " if close else ""
         raise UnknownPartError(
-            f"unknown {kind} '{name}'. {suggestion}Available {kind}s: {', '.join(known) or 'none'}",
+            f"unknown {kind} {clip(name)}. {suggestion}"
+            f"Available {kind}s: {', '.join(known) or 'none'}",
             hint=f"`avatarkit plugins` lists every {kind} with where it comes from",
         )
+
+    def problem_lines(self) -> list[str]:
+        """Every problem (skipped plugin, name clash, duplicate name), one line each."""
+        lines = [p.text() for p in self.problems]
+        for (kind, name), dists in sorted(self.duplicates.items()):
+            lines.append(f"{kind} '{name}' is registered by more than one distribution: "
+                         f"{' and '.join(dists)}; using it is an error until one is removed "
+                         f"(--no-plugin {dists[-1]})")
+        return lines
 
     def all_parts(self) -> list[PartInfo]:
         """Every registered part, brains first, each kind sorted by name."""
@@ -229,17 +273,17 @@ def _entry_points() -> list[metadata.EntryPoint]:
     ))
 
 
-def _check_part(part: type[Any], base: type[Part], dist: str, version: str) -> PartInfo:
+def _check_part(part: type[Any], base: type[Part], dist: str, version: str,
+                entry_point: str) -> PartInfo:
     if not (isinstance(part, type) and issubclass(part, base)):
         raise TypeError(f"{part!r} is not a subclass of avatarkit.{base.__name__}")
     if not getattr(part, "name", None):
         raise TypeError(f"{part.__name__} has no 'name'")
-    return PartInfo(part, dist, version)
+    return PartInfo(part, dist, version, entry_point)
 
 
 def _split(value: str) -> set[str]:
     return {v.strip() for v in value.split(",") if v.strip()}
-
 
 
 def _stderr(message: str) -> None:
