@@ -61,6 +61,23 @@ class DyingFace(_Recording):
             return RuntimeError("renderer crashed")
         return None
 
+class LitterFace(_Recording):
+    name = "litter"
+    async def start(self, session, transport):
+        EVENTS.append(("start", self.name))
+        session.output.audio = object()  # not an audio output at all: this line raises
+
+class BadDetachFace(_Recording):
+    name = "baddetach"
+    async def start(self, session, transport):
+        EVENTS.append(("start", self.name))
+        output = transport.audio_output()
+        def on_detached():
+            raise RuntimeError("cannot detach")
+        output.on_detached = on_detached
+        session.output.audio = output
+        raise FaceStartError("half-way")
+
 class OfflineBrain(Brain):
     name = "offline-test"
     def build(self):
@@ -71,7 +88,8 @@ class OfflineBrain(Brain):
 
 @hookimpl
 def register_faces(register):
-    for f in (BrokenFace, HangingFace, GoodFace, ExplodingCloseFace, DyingFace):
+    for f in (BrokenFace, HangingFace, GoodFace, ExplodingCloseFace, DyingFace, LitterFace,
+              BadDetachFace):
         register(f)
 
 @hookimpl
@@ -146,6 +164,19 @@ async def test_fallback_order_and_each_face_closed_once(faces) -> None:
     assert "provider said no" in (report.attempts[0].error or "")
     assert "within 0.5 s" in (report.attempts[1].error or "")
     assert transport.closed == 1
+
+
+async def test_a_face_that_leaves_any_object_as_audio_output_falls_through(faces) -> None:
+    """A face whose start leaves a non-output (or an output that cannot be detached) and
+    fails must not crash the session: the next face starts."""
+    transport = SilentTransport()
+    report = await _composer("litter", ["baddetach", "good"]).run(transport)
+    assert report.face == "good"
+    assert report.fallbacks_used == ["litter", "baddetach"]
+    assert faces.EVENTS.count(("close", "litter")) == 1
+    assert faces.EVENTS.count(("close", "baddetach")) == 1
+    report = await _composer("litter", []).run(SilentTransport())
+    assert report.face == "none"
 
 
 async def test_audio_only_is_reached_when_every_face_fails(faces) -> None:

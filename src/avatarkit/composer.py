@@ -55,11 +55,15 @@ def make_plan(
     config: AvatarkitConfig,
     registry: Registry | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    check_usable: bool = True,
 ) -> Plan:
     """Resolve and validate the brain and every face of the chain. No network calls.
 
     Raises :class:`~avatarkit.errors.UsageError` subclasses (unknown part with a
     suggestion, invalid options, unavailable part, missing credentials).
+    ``check_usable=False`` stops after the options (``config show``: no credentials,
+    packages or files needed).
     """
     registry = registry or Registry.load()
     environ = os.environ if environ is None else environ
@@ -68,9 +72,10 @@ def make_plan(
     face_classes = [registry.face(name) for name in config.face.chain()]
     brain_options = brain_cls.parse_options(config.brain.selected_options())
     face_options = [cls.parse_options(config.face.options_for(cls.name)) for cls in face_classes]
-    brain_cls.check_usable(brain_options, environ)
-    for cls, options in zip(face_classes, face_options):
-        cls.check_usable(options, environ)
+    if check_usable:
+        brain_cls.check_usable(brain_options, environ)
+        for cls, options in zip(face_classes, face_options):
+            cls.check_usable(options, environ)
     faces = [FaceSpec(cls, options) for cls, options in zip(face_classes, face_options)]
     return Plan(config, brain_cls, brain_options, tuple(faces))
 
@@ -179,7 +184,7 @@ class Composer:
             log.warning("no audio-only fallback on the %s transport", transport.name,
                         exc_info=True)
             output = None
-        session.output.audio = output
+        replace_audio_output(session, output, face.name)
         await _close_quietly(f"face '{face.name}'", face.aclose())
 
     async def _start_face_chain(
@@ -201,7 +206,7 @@ class Composer:
                 log.warning("face '%s' failed (%s); trying the next face", face.name, error)
                 started.remove(face)
                 await _close_quietly(f"face '{face.name}'", face.aclose())
-                session.output.audio = previous_output
+                replace_audio_output(session, previous_output, face.name)
                 continue
             report.attempts.append(FaceAttempt(face.name, True, time.perf_counter() - t0))
             report.face = face.name
@@ -210,6 +215,24 @@ class Composer:
             "no face of the chain could start, not even audio-only",
             hint="check the warnings above; `avatarkit doctor` checks each part",
         )
+
+
+def replace_audio_output(session: Any, audio: Any, face_name: str) -> None:
+    """Make ``audio`` the session's audio output again after face ``face_name`` failed.
+
+    The failed face may have left anything there (a half-built output, an object that is
+    not an output at all); detaching it must not stop the chain from going on.
+    """
+    output = session.output
+    if output.audio is audio:
+        return
+    try:
+        output.audio = audio
+    except Exception as exc:  # noqa: BLE001 - whatever the face left, the chain goes on
+        log.warning("face '%s' left an audio output that could not be detached (%s); "
+                    "dropping it", face_name, describe(exc))
+        output._audio_sink = None  # livekit's AgentOutput: forget it without detaching it
+        output.audio = audio
 
 
 async def _close_quietly(what: str, awaitable: Any) -> None:
