@@ -35,8 +35,9 @@ def test_token_ttl_defaults_to_ten_minutes_and_is_configurable() -> None:
                                            api_secret=SECRET), SECRET)
     assert abs(claims["exp"] - (now + 600)) <= 2
     claims = decode_grants(make_join_token(room="r", identity="i", api_key=KEY,
-                                           api_secret=SECRET, ttl=timedelta(hours=2)), SECRET)
-    assert abs(claims["exp"] - (now + 7200)) <= 2
+                                           api_secret=SECRET, ttl=timedelta(minutes=45)),
+                           SECRET)
+    assert abs(claims["exp"] - (now + 2700)) <= 2
     assert claims["nbf"] <= now + 1
 
 
@@ -48,16 +49,69 @@ def test_token_permissions_can_be_narrowed() -> None:
     assert video["canSubscribe"] is True and video["roomJoin"] is True
 
 
-@pytest.mark.parametrize("ttl", [timedelta(0), timedelta(seconds=-5), timedelta(hours=24,
-                                                                                seconds=1)])
+@pytest.mark.parametrize("ttl", [timedelta(0), timedelta(seconds=-5), timedelta(hours=1,
+                                                                                seconds=1),
+                                 timedelta(hours=24)])
 def test_bad_ttl_is_a_usage_error(ttl: timedelta) -> None:
-    with pytest.raises(UsageError, match="ttl must be more than 0 and at most 24 h"):
+    with pytest.raises(UsageError, match=r"ttl must be more than 0 and at most 3600 s \(1 h\)"):
         make_join_token(room="r", identity="i", api_key=KEY, api_secret=SECRET, ttl=ttl)
 
 
-def test_ttl_of_exactly_24h_is_allowed() -> None:
+def test_ttl_of_exactly_one_hour_is_allowed() -> None:
     make_join_token(room="r", identity="i", api_key=KEY, api_secret=SECRET,
-                    ttl=timedelta(hours=24))
+                    ttl=timedelta(hours=1))
+
+
+def test_cli_and_web_share_one_ttl_ceiling() -> None:
+    from avatarkit import tokens
+    from avatarkit.web import token_server
+
+    assert token_server.MAX_TTL == tokens.MAX_TTL_SECONDS == 3600
+    for ttl in (3600, 1):
+        assert token_server.check_ttl(ttl) == tokens.check_ttl(ttl) == ttl
+    for ttl in (3601, 0):
+        with pytest.raises(UsageError):
+            tokens.check_ttl(ttl)
+        with pytest.raises(UsageError):
+            token_server.check_ttl(ttl)
+
+
+BAD_ROOMS = ["demo\n", "de*mo", "*", "has space", "tab\there", "x" * 65, "", "-lead",
+             "nul\x00"]
+
+
+@pytest.mark.parametrize("room", BAD_ROOMS)
+def test_bad_room_names_are_refused_by_the_token_maker(room: str) -> None:
+    with pytest.raises(UsageError, match="room"):
+        make_join_token(room=room, identity="i", api_key=KEY, api_secret=SECRET)
+
+
+@pytest.mark.parametrize("room", BAD_ROOMS)
+def test_cli_token_and_serve_refuse_the_same_room_names(room: str, capsys,
+                                                        monkeypatch) -> None:
+    from avatarkit.cli import main
+    from avatarkit.web.token_server import _check_body
+
+    assert _check_body({"room": room}) is not None  # serve's POST /token: 400
+    monkeypatch.setenv("LIVEKIT_API_KEY", KEY)
+    monkeypatch.setenv("LIVEKIT_API_SECRET", SECRET)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["token", "--room", room, "--identity", "user-1"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--room" in err and "room must be 1-64 characters" in err
+
+
+def test_cli_token_accepts_a_good_room(capsys, monkeypatch) -> None:
+    from avatarkit.cli import main
+
+    monkeypatch.setenv("LIVEKIT_API_KEY", KEY)
+    monkeypatch.setenv("LIVEKIT_API_SECRET", SECRET)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["token", "--room", "demo-1", "--identity", "user-1", "--ttl", "3600"])
+    assert exit_info.value.code == 0
+    claims = decode_grants(capsys.readouterr().out.strip(), SECRET)
+    assert claims["video"]["room"] == "demo-1"
 
 
 @pytest.mark.parametrize("field", ["room", "identity", "api_key", "api_secret"])

@@ -9,7 +9,6 @@ join/publish/subscribe only, short TTL.
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -18,32 +17,33 @@ from typing import Any
 from aiohttp import web
 
 from ..config import LiveKitSettings
-from ..errors import UsageError
+from ..redact import redact_url
+from ..tokens import (
+    DEFAULT_TTL,
+    MAX_TTL_SECONDS,
+    identity_problem,
+    name_problem,
+    room_problem,
+)
+from ..tokens import check_ttl as _check_ttl
 from . import static_dir
 from .origins import OriginPolicy, listen, own_origins
 
-DEFAULT_TTL = 600
-MAX_TTL = 3600
-ROOM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-IDENTITY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$")
-MAX_NAME = 64
+DEFAULT_TTL_SECONDS = int(DEFAULT_TTL.total_seconds())
+MAX_TTL = MAX_TTL_SECONDS  # the one ceiling, from avatarkit.tokens
 _FIELDS = {"room", "identity", "name"}
 
 
 def check_ttl(ttl: int) -> int:
-    """``ttl`` seconds if in 1..3600, else a :class:`~avatarkit.errors.UsageError`."""
-    if not 0 < ttl <= MAX_TTL:
-        raise UsageError(f"--ttl must be between 1 and {MAX_TTL} seconds (got {ttl})",
-                         hint="tokens should be short-lived; the page asks for a new one "
-                         "each time it joins")
-    return ttl
+    """``ttl`` seconds if within avatarkit's one TTL ceiling, else a ``UsageError``."""
+    return _check_ttl(ttl, "--ttl")
 
 
 class TokenServer:
     """The token endpoint and the room page for one LiveKit project."""
 
     def __init__(self, livekit: LiveKitSettings, *, host: str = "127.0.0.1", port: int = 8766,
-                 allow_origins: Sequence[str] = (), ttl: int = DEFAULT_TTL) -> None:
+                 allow_origins: Sequence[str] = (), ttl: int = DEFAULT_TTL_SECONDS) -> None:
         self.livekit = livekit
         self.host = host
         self.port = port
@@ -155,23 +155,17 @@ def _check_body(body: Any) -> str | None:
     unknown = sorted(set(body) - _FIELDS)
     if unknown:
         return f"unknown field(s) {', '.join(unknown)}; allowed: room, identity, name"
-    room = body.get("room")
-    if not isinstance(room, str) or not ROOM_RE.match(room):
-        return ("room must be 1-64 characters: letters, digits, '_', '-', '.', ':' "
-                "(starting with a letter or digit)")
-    identity = body.get("identity")
-    if identity is not None and (not isinstance(identity, str) or not IDENTITY_RE.match(identity)):
-        return ("identity must be 1-64 characters: letters, digits, '_', '-', '.', ':', '@' "
-                "(starting with a letter or digit)")
-    name = body.get("name")
-    if name is not None and (not isinstance(name, str) or not name.strip()
-                             or len(name) > MAX_NAME or not name.isprintable()):
-        return f"name must be printable text of 1-{MAX_NAME} characters"
-    return None
+    problem = room_problem(body.get("room"))
+    if problem is None and body.get("identity") is not None:
+        problem = identity_problem(body["identity"])
+    if problem is None and body.get("name") is not None:
+        problem = name_problem(body["name"])
+    return problem
 
 
 def client_url(url: str) -> str:
-    """The LiveKit URL as the JS client wants it (``ws``/``wss``)."""
+    """The LiveKit URL as the JS client wants it (``ws``/``wss``, no credentials)."""
+    url = redact_url(url)
     if url.startswith("https://"):
         return "wss://" + url[len("https://"):]
     if url.startswith("http://"):
