@@ -36,7 +36,7 @@ def test_fallback_chain_forms_and_dedup() -> None:
 
 
 def test_opts_target_selected_part_and_named_fallback() -> None:
-    cfg = load_config(environ={}, brain="pipeline", face="heygen",
+    cfg = load_config(environ={}, brain="pipeline", face="heygen", fallback=["local"],
                       brain_opts=["temperature=0.6", "llm=vllm"],
                       face_opts=["sandbox=true", "local.background=studio"])
     assert cfg.brain.selected_options() == {"temperature": 0.6, "llm": "vllm"}

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from .errors import AvatarkitError, UsageError
+from .errors import AvatarkitError, UsageError, describe
 
 if TYPE_CHECKING:
     from .config import AvatarkitConfig
@@ -31,7 +31,7 @@ app = typer.Typer(
 config_app = typer.Typer(help="Inspect the merged configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
-_state: dict[str, Any] = {"debug": False, "blocked": []}
+_state: dict[str, Any] = {"debug": False, "blocked": [], "early_blocked": []}
 
 # Options shared by the commands that pick parts (Annotated aliases keep them identical).
 BrainArg = Annotated[str | None, typer.Option(
@@ -58,13 +58,15 @@ def _root(
         "(repeatable).", metavar="NAME")] = [],  # noqa: B006 - typer default
 ) -> None:
     _state["debug"] = debug or _state["debug"]
-    _state["blocked"] = list(no_plugin)
+    # --no-plugin may also follow the subcommand: main() collects those (see _take_no_plugin)
+    _state["blocked"] = [*_state["early_blocked"], *no_plugin]
 
 
-def _registry() -> Registry:
+def _registry(quiet: bool = False) -> Registry:
     from .registry import Registry
 
-    return Registry.load(blocked=_state["blocked"])
+    return Registry.load(blocked=_state["blocked"],
+                         warn=(lambda _message: None) if quiet else None)
 
 
 def _config(
@@ -88,13 +90,20 @@ def plugins(
     """List every brain and face: where it comes from, what it needs, whether it works."""
     from .listing import describe_parts, render_parts
 
-    registry = _registry()
+    registry = _registry(quiet=True)  # problems are part of the listing below
     rows = describe_parts(registry, os.environ, verbose=verbose)
     if as_json:
-        problems = [p.__dict__ for p in registry.problems]
-        typer.echo(json.dumps({"parts": rows, "problems": problems}, indent=2))
+        problems = [{**p.__dict__, "message": p.text()} for p in registry.problems]
+        duplicates = [{"kind": kind, "name": name, "distributions": dists}
+                      for (kind, name), dists in sorted(registry.duplicates.items())]
+        typer.echo(json.dumps({"parts": rows, "problems": problems,
+                               "duplicates": duplicates}, indent=2))
     else:
         typer.echo(render_parts(rows, verbose=verbose))
+        lines = registry.problem_lines()
+        if lines:
+            typer.echo(f"\nproblems ({len(lines)}):")
+            typer.echo("\n".join(f"  {line}" for line in lines))
 
 
 # -- config -------------------------------------------------------------------------------
@@ -106,10 +115,13 @@ def config_show(
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of TOML.")] = False,
 ) -> None:
     """Print the merged configuration (flags > env > file > defaults), secrets masked."""
-    from .listing import to_toml
+    from .composer import make_plan
+    from .listing import secret_fields, to_toml
 
     cfg = _config(config, brain, face, brain_opt, face_opt, fallback)
-    data = cfg.masked()
+    registry = _registry()
+    make_plan(cfg, registry, check_usable=False)  # names and options, as `run` checks them
+    data = cfg.masked(secret_fields(registry))
     typer.echo(json.dumps(data, indent=2) if as_json else to_toml(data))
 
 
@@ -124,14 +136,21 @@ def run(
     room: Annotated[str | None, typer.Option(
         "--room", help="Join this one room directly instead of waiting for dispatch.")] = None,
 ) -> None:
-    """Run a LiveKit worker that puts the avatar into rooms (production by default)."""
-    from .composer import make_plan
-    from .worker import run_worker
+    """Run a LiveKit worker that puts the avatar into rooms (production by default).
 
+    Ctrl-C (or SIGTERM) stops it: exit 0 once it had registered with LiveKit, 1 if it never
+    did (an unreachable server is reported within seconds, exit 1)."""
+    from .composer import make_plan
+    from .worker_runner import run_worker
+
+    if room is not None:
+        from .tokens import check_room
+
+        check_room(room, "--room")
     cfg = _config(config, brain, face, brain_opt, face_opt, fallback)
-    make_plan(cfg, _registry())  # every part valid and credentialed before any connection
+    plan = make_plan(cfg, _registry())  # every part valid and credentialed before connecting
     mode: Literal["start", "dev", "connect"] = "connect" if room else ("dev" if dev else "start")
-    run_worker(cfg, mode=mode, room=room, log_level="debug" if _state["debug"] else None)
+    run_worker(plan, mode=mode, room=room, echo=typer.echo)
 
 
 # -- doctor -------------------------------------------------------------------------------
@@ -141,11 +160,14 @@ def doctor(
     face_opt: FaceOptArg = [], fallback: FallbackArg = None,  # noqa: B006
     config: ConfigArg = None,
 ) -> None:
-    """Check packages, credentials and reachability for a brain and face chain."""
+    """Check packages, credentials and reachability for a brain and face chain.
+
+    Without LiveKit settings, a chain that needs no LiveKit room is ready for `demo` and
+    `playground` (exit 0, with a warning that `run` needs LiveKit)."""
     from .doctor import doctor_for_config
 
     cfg = _config(config, brain, face, brain_opt, face_opt, fallback)
-    ok = doctor_for_config(cfg, _registry(), echo=typer.echo)
+    ok = doctor_for_config(cfg, _registry(), echo=typer.echo, needs_livekit=None)
     raise typer.Exit(0 if ok else 1)
 
 
@@ -160,8 +182,11 @@ def token(
     """Print a LiveKit join token for one room with only the grants a participant needs."""
     from datetime import timedelta
 
-    from .tokens import make_join_token
+    from .tokens import check_identity, check_room, check_ttl, make_join_token
 
+    check_room(room, "--room")
+    check_identity(identity, "--identity")
+    check_ttl(ttl, "--ttl")
     cfg = _config(config)
     lk = cfg.livekit
     if lk.api_key is None or lk.api_secret is None:
@@ -192,8 +217,13 @@ def demo(
         "to the one before (a barge-in).", min=0.0)] = None,
 ) -> None:
     """Talk to the avatar with no server and no account: questions in, an mp4 out."""
-    from .demo import print_demo, run_demo
+    from .demo import check_asks, check_output, print_demo, run_demo
 
+    # cheap checks first: nothing loads, and no turn runs, for an output that cannot be written
+    check_output(output, "--output", suffixes=(".mp4", ".m4v", ".mov", ".mkv"))
+    if report_json is not None:
+        check_output(report_json, "--report-json")
+    check_asks(ask)
     cfg = _config(config, brain, face, brain_opt, face_opt, fallback)
     result = run_demo(cfg, inputs=input_, asks=ask, output=output, registry=_registry(),
                       interrupt_after=interrupt_after)
@@ -215,6 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     from typer._click import exceptions as typer_click  # typer bundles its own click
 
     args = sys.argv[1:] if argv is None else argv
+    args, _state["early_blocked"] = _take_no_plugin(args)
     _state["debug"] = "--debug" in args or os.environ.get("AVATARKIT_DEBUG", "") not in ("", "0")
     _setup_logging(_state["debug"])
     try:
@@ -240,18 +271,48 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - last resort: one line, no traceback
         if _state["debug"]:
             raise
-        print(f"avatarkit: unexpected error: {type(exc).__name__}: {exc}\n"
+        text = describe(exc)
+        text = text if len(text) <= 300 else f"{text[:280]}... ({len(text)} characters)"
+        print(f"avatarkit: unexpected error: {text}\n"
               "  hint: rerun with --debug for the traceback, and report it", file=sys.stderr)
         sys.exit(1)
+    if result == 130:  # typer turns a KeyboardInterrupt into Exit(130): no command returns it
+        print("avatarkit: interrupted", file=sys.stderr)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _take_no_plugin(args: list[str]) -> tuple[list[str], list[str]]:
+    """Split ``--no-plugin NAME`` / ``--no-plugin=NAME`` off ``args`` wherever they are
+    (before or after the subcommand; not after ``--``): ``(other args, names)``."""
+    rest: list[str] = []
+    names: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if arg == "--no-plugin" and i + 1 < len(args):
+            names.append(args[i + 1])
+            i += 2
+            continue
+        if arg.startswith("--no-plugin="):
+            names.append(arg.split("=", 1)[1])
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, names
 
 
 def _setup_logging(debug: bool) -> None:
     import logging
 
+    # one handler for everything: LiveKit's job processes forward their records to it, and
+    # with --debug the process id tells the worker's processes apart
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
+        format="%(levelname)s [%(process)d] %(name)s: %(message)s" if debug
+        else "%(levelname)s %(name)s: %(message)s",
     )
     if not debug:
         for noisy in ("livekit", "livekit.agents", "asyncio"):

@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from .errors import ConfigError
+from .errors import ConfigError, clip
 from .part import format_validation_error
+from .redact import check_url, is_secret_name, redact_url
 
 DEFAULT_CONFIG_FILE = "avatarkit.toml"
 DEFAULT_INSTRUCTIONS = (
@@ -27,6 +28,27 @@ DEFAULT_INSTRUCTIONS = (
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+MASK = "**********"
+
+
+def _check_name(value: str) -> str:
+    """A part name: not empty, no spaces or control characters."""
+    name = value.strip()
+    if not name:
+        raise ValueError("must not be empty (see `avatarkit plugins` for the names)")
+    if not name.isprintable() or any(c.isspace() for c in name):
+        raise ValueError("must be a part name without spaces or control characters")
+    return name
+
+
+def _secret_options(options: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Wrap every option whose name says it is a credential in a ``SecretStr``, so a
+    dump, a ``repr`` or a log line of the configuration never shows it."""
+    return {part: {key: SecretStr(value) if isinstance(value, str) and is_secret_name(key)
+                   else value for key, value in opts.items()}
+            for part, opts in options.items()}
 
 
 class AgentSettings(_Strict):
@@ -44,6 +66,16 @@ class BrainSettings(_Strict):
     name: str = "local"
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        return _check_name(value)
+
+    @field_validator("options")
+    @classmethod
+    def _mask_options(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return _secret_options(value)
+
     def selected_options(self) -> dict[str, Any]:
         return dict(self.options.get(self.name, {}))
 
@@ -55,6 +87,21 @@ class FaceSettings(_Strict):
     fallback: list[str] = Field(default_factory=list)
     join_timeout: float = Field(default=20.0, gt=0, description="Seconds per face to attach.")
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        return _check_name(value)
+
+    @field_validator("options")
+    @classmethod
+    def _mask_options(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return _secret_options(value)
+
+    @field_validator("fallback")
+    @classmethod
+    def _fallback(cls, value: list[str]) -> list[str]:
+        return [_check_name(name) for name in value]
 
     def chain(self) -> list[str]:
         """The faces to try in order, ending with audio-only ``none``, without repeats."""
@@ -78,8 +125,12 @@ class LiveKitSettings(_Strict):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("ws://", "wss://", "http://", "https://")):
-            raise ValueError("must start with ws://, wss://, http:// or https://")
+        if value is None:
+            return None
+        check_url(value, ("wss", "ws", "https", "http"))
+        if redact_url(value) != value:
+            raise ValueError("must not contain a user name or password (LiveKit "
+                             "authenticates with LIVEKIT_API_KEY and LIVEKIT_API_SECRET)")
         return value
 
     def missing(self) -> list[str]:
@@ -107,9 +158,24 @@ class AvatarkitConfig(_Strict):
     livekit: LiveKitSettings = Field(default_factory=LiveKitSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
-    def masked(self) -> dict[str, Any]:
-        """A JSON-safe dict with every secret shown as ``'**********'`` (or null)."""
-        return json.loads(self.model_dump_json())
+    def masked(
+        self, secret_fields: Mapping[tuple[str, str], Collection[str]] | None = None
+    ) -> dict[str, Any]:
+        """A JSON-safe dict with every secret shown as ``'**********'`` (or null).
+
+        Secret are the ``SecretStr`` settings, every option whose name says it is a
+        credential (:func:`~avatarkit.redact.is_secret_name`) and the option names given
+        per ``(kind, part name)`` in ``secret_fields`` (a part's ``SecretStr`` fields).
+        """
+        data: dict[str, Any] = json.loads(self.model_dump_json())
+        secret_fields = secret_fields or {}
+        for kind in ("brain", "face"):
+            for part, options in data[kind]["options"].items():
+                declared = secret_fields.get((kind, part), ())
+                for key, value in options.items():
+                    if value is not None and (key in declared or is_secret_name(key)):
+                        options[key] = MASK
+        return data
 
 
 _ENV_MAP: dict[str, tuple[str, ...]] = {
@@ -159,9 +225,9 @@ def load_config(
             _set(data, where, _split_list(value))
         else:
             _set(data, where, value)
-    if brain:
+    if brain is not None:
         _set(data, ("brain", "name"), brain)
-    if face:
+    if face is not None:
         _set(data, ("face", "name"), face)
     if fallback is not None:
         names: list[str] = []
@@ -172,22 +238,33 @@ def load_config(
     face_name = data.get("face", {}).get("name", FaceSettings().name)
     for key, value in (parse_opt(o, "--brain-opt") for o in brain_opts):
         _set(data, ("brain", "options", brain_name, key), value)
+    targets: dict[str, str] = {}  # face named by a --face-opt FACE.KEY -> that flag
     for key, value in (parse_opt(o, "--face-opt") for o in face_opts):
         target, _, sub = key.partition(".")
         if sub:
             _set(data, ("face", "options", target, sub), value)
+            targets.setdefault(target, f"--face-opt {key}=...")
         else:
             _set(data, ("face", "options", face_name, key), value)
     if overrides:
         _merge(data, dict(overrides))
     try:
-        return AvatarkitConfig.model_validate(data)
+        config = AvatarkitConfig.model_validate(data)
     except ValidationError as exc:
         source = f" (file: {file})" if file else ""
         raise ConfigError(
             f"invalid configuration{source}:\n{format_validation_error(exc)}",
             hint="`avatarkit config show` prints the merged configuration",
         ) from None
+    chain = config.face.chain()
+    for target, flag in targets.items():
+        if target not in chain:
+            raise ConfigError(
+                f"{flag} sets an option of face {clip(target)}, which is not in the face "
+                f"chain ({' -> '.join(chain)})",
+                hint=f"add it with --fallback {target}, or fix the face name before the dot",
+            )
+    return config
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -196,15 +273,24 @@ def read_toml(path: Path) -> dict[str, Any]:
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
+    fix = "fix the file; see docs/configuration.md for the format"
+    if path.is_dir():
+        raise ConfigError(f"config path is a directory, not a file: {path}",
+                          hint="give the path of an avatarkit.toml file")
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}",
                           hint="check the --config path or AVATARKIT_CONFIG") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason})",
+                          hint="TOML files must be UTF-8; save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"malformed TOML in {path}: {exc}",
-                          hint="fix the file; see docs/configuration.md for the format") from None
+        raise ConfigError(f"malformed TOML in {path}: {exc}", hint=fix) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}",
+                          hint="check the path and its permissions") from None
 
 
 def parse_opt(text: str, flag: str) -> tuple[str, Any]:
@@ -212,7 +298,7 @@ def parse_opt(text: str, flag: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ConfigError(f"{flag} expects KEY=VALUE, got {text!r}",
+        raise ConfigError(f"{flag} expects KEY=VALUE, got {clip(text)}",
                           hint=f"for example {flag} temperature=0.6")
     try:
         value: Any = json.loads(raw)

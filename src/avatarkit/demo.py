@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from typing import Any
 
 from .composer import Composer, make_plan
 from .config import AvatarkitConfig
-from .errors import UsageError
+from .errors import UsageError, clip
 from .registry import Registry
 from .report import TURN_STAGES, SessionReport
 
@@ -41,6 +42,54 @@ class DemoResult:
         }
 
 
+MAX_ASK_CHARS = 500
+
+
+def check_output(path: Path, flag: str, suffixes: Sequence[str] = ()) -> None:
+    """Refuse, before any work, an output file that cannot be written: a missing or
+    unwritable directory, a directory, a device or other non-regular file, a suffix the
+    writer does not know. The check creates nothing that stays behind."""
+    path = Path(path)
+    hint = f"give {flag} a file path in a directory you can write to"
+    if path.is_dir():
+        raise UsageError(f"{flag} {clip(str(path))} is a directory", hint=hint)
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{flag} {clip(str(path))} is not a regular file (a device, pipe "
+                         "or socket)", hint=hint)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise UsageError(f"{flag} {clip(str(path))}: the file name must end with "
+                         + ", ".join(suffixes), hint=f"for example {flag} demo.mp4")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(f"{flag} {clip(str(path))}: directory {clip(str(parent))} does not "
+                         "exist", hint=f"create it first (mkdir -p {parent}) or {hint}")
+    try:
+        if path.exists():
+            with open(path, "r+b"):  # writable, and left as it is until the run writes it
+                pass
+        else:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.close(fd)
+            os.unlink(path)
+    except OSError as exc:
+        raise UsageError(f"{flag} {clip(str(path))} cannot be written: "
+                         f"{(exc.strerror or str(exc)).lower()}", hint=hint) from None
+
+
+def check_asks(asks: Sequence[str]) -> None:
+    """Every ``--ask`` must be a question of 1-:data:`MAX_ASK_CHARS` characters."""
+    for text in asks:
+        if not text.strip():
+            raise UsageError("--ask needs the question's text (got an empty one)",
+                             hint='for example --ask "What is the capital of France?"')
+        if len(text) > MAX_ASK_CHARS:
+            raise UsageError(f"--ask {clip(text)} is longer than {MAX_ASK_CHARS} characters",
+                             hint="ask a short, spoken question")
+        if not text.isprintable():
+            raise UsageError(f"--ask {clip(text)} contains control characters",
+                             hint="give the question as one line of plain text")
+
+
 def bundled_question() -> Path:
     """The spoken question used when none is given ("What is the capital of France?")."""
     return Path(str(resources.files("avatarkit") / "assets" / "question.wav"))
@@ -64,6 +113,7 @@ def run_demo(
     from .transports.audio_files import load_speech
     from .transports.file import FileTransport, Utterance
 
+    check_asks(asks)
     composer = composer or Composer(make_plan(config, registry))
     clips = [load_speech(p) for p in inputs]
     clips += [synthesize_question(text) for text in asks]

@@ -30,6 +30,11 @@ def describe_part(info: PartInfo, environ: Mapping[str, str], *, verbose: bool) 
     return row
 
 
+def secret_fields(registry: Registry) -> dict[tuple[str, str], frozenset[str]]:
+    """``(kind, name) -> the part's credential options``, for masking a configuration."""
+    return {(info.kind, info.name): info.cls.secret_options() for info in registry.all_parts()}
+
+
 def describe_parts(registry: Registry, environ: Mapping[str, str], *,
                    verbose: bool = False) -> list[dict[str, Any]]:
     return [describe_part(info, environ, verbose=verbose) for info in registry.all_parts()]

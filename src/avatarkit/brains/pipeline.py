@@ -19,7 +19,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from ..brain import Brain, BrainParts
 from ..hookspecs import hookimpl
-from ..part import PartOptions
+from ..part import HttpUrl, PartOptions
 from ..vad import load_vad
 from .openai_compat import openai_compatible_llm
 
@@ -45,14 +45,14 @@ class PipelineBrain(Brain):
 
         stt: Literal["deepgram", "openai"] = "deepgram"
         stt_model: str | None = Field(default=None, description="nova-3 / gpt-4o-mini-transcribe")
-        stt_base_url: str | None = Field(default=None, description="STT endpoint override.")
+        stt_base_url: HttpUrl | None = Field(default=None, description="STT endpoint override.")
         language: str = Field(default="en", description="Language the user speaks.")
 
         llm: Literal["openai", "vllm", "openai-compatible"] = "openai"
         model: str | None = Field(
             default=None, description=f"Default {LLM_DEFAULT_MODEL} for openai; required else."
         )
-        base_url: str | None = Field(
+        base_url: HttpUrl | None = Field(
             default=None, description="LLM server, e.g. http://gpu-box:8000/v1 (vLLM)."
         )
         api_key: SecretStr | None = Field(
@@ -66,7 +66,7 @@ class PipelineBrain(Brain):
         tts: Literal["cartesia", "openai"] = "cartesia"
         tts_model: str | None = Field(default=None, description="sonic-3 / gpt-4o-mini-tts")
         voice: str | None = Field(default=None, description="Cartesia voice id / OpenAI voice.")
-        tts_base_url: str | None = Field(default=None, description="TTS endpoint override.")
+        tts_base_url: HttpUrl | None = Field(default=None, description="TTS endpoint override.")
 
         openai_api_key: SecretStr | None = Field(default=None, description="Else OPENAI_API_KEY.")
         deepgram_api_key: SecretStr | None = Field(

@@ -18,7 +18,7 @@ from pydantic import Field, SecretStr
 
 from ..brain import Brain, BrainParts
 from ..hookspecs import hookimpl
-from ..part import PartOptions
+from ..part import HttpUrl, PartOptions
 
 DEFAULT_MODEL = "gpt-realtime"
 DEFAULT_VOICE = "marin"
@@ -43,7 +43,7 @@ class RealtimeBrain(Brain):
             default=None, description="Overrides the configured agent instructions."
         )
         api_key: SecretStr | None = Field(default=None, description="Else OPENAI_API_KEY.")
-        base_url: str | None = Field(
+        base_url: HttpUrl | None = Field(
             default=None, description="API base URL (proxy/gateway); else OPENAI_BASE_URL/OpenAI."
         )
         local_vad: bool = Field(

@@ -22,7 +22,7 @@ from pydantic import Field, SecretStr
 from ..errors import FaceStartError, describe
 from ..face import Face
 from ..hookspecs import hookimpl
-from ..part import PartOptions
+from ..part import HttpUrl, PartOptions
 from ..transports.base import Transport
 
 log = logging.getLogger("avatarkit.faces.heygen")
@@ -45,7 +45,8 @@ class HeyGenFace(Face):
         avatar_id: str | None = Field(default=None, description="Else LIVEAVATAR_AVATAR_ID.")
         video_quality: Literal["very_high", "high", "medium", "low"] | None = None
         sandbox: bool = Field(default=False, description="Free sandbox sessions (1 min limit).")
-        api_url: str | None = Field(default=None, description="LiveAvatar sessions API override.")
+        api_url: HttpUrl | None = Field(
+            default=None, description="LiveAvatar sessions API override.")
         api_key: SecretStr | None = Field(default=None, description="Else LIVEAVATAR_API_KEY.")
         join_timeout: float = Field(
             default=30.0, gt=0, description="Seconds to wait for the avatar's video track."

@@ -164,10 +164,12 @@ class LocalFace(Face):
     def check_usable(cls, options: Any, environ: Mapping[str, str] | None = None) -> None:
         """Fail early on a bad portrait or background (loads and checks the image, cached)."""
         super().check_usable(options, environ)
-        from ..render.backgrounds import parse_background
+        from ..render.backgrounds import background_pixels, parse_background
 
         cls._load_portrait(options)
-        parse_background(options.background)
+        background = parse_background(options.background)
+        if background.kind == "image":  # an existing file that is not an image fails here
+            background_pixels(background, options.width, options.height)
 
     @staticmethod
     def _load_portrait(o: Options) -> Any:

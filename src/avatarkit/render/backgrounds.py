@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import UsageError, clip, describe
 from .lru import LruCache
 
 PRESETS: tuple[str, ...] = ("studio", "office", "sunset", "night")
@@ -81,14 +81,19 @@ def parse_background(spec: str | Background | None) -> Background:
     if color is not None:
         return Background("color", low, color)
     path = Path(os.path.expanduser(text))
-    looks_like_path = os.sep in text or "." in text or path.exists()
+    try:
+        looks_like_path = os.sep in text or "." in text or path.exists()
+        is_file = looks_like_path and path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        raise UsageError(f"unknown background {clip(text)}",
+                         hint="use " + valid_backgrounds_text()) from None
     if looks_like_path:
-        if not path.is_file():
-            raise UsageError(f"background image '{text}' does not exist",
+        if not is_file:
+            raise UsageError(f"background image {clip(text)} does not exist",
                              hint="give an existing PNG/JPEG file, or use "
                              + valid_backgrounds_text())
         return Background("image", text, path=str(path.resolve()))
-    raise UsageError(f"unknown background '{text}'", hint="use " + valid_backgrounds_text())
+    raise UsageError(f"unknown background {clip(text)}", hint="use " + valid_backgrounds_text())
 
 
 def _named_color(name: str) -> tuple[int, int, int] | None:
@@ -135,10 +140,13 @@ def _load_image(bg: Background, width: int, height: int) -> np.ndarray:
         img = Image.open(bg.path)
         img.load()
     except FileNotFoundError:
-        raise UsageError(f"background image '{bg.spec}' does not exist",
+        raise UsageError(f"background image {clip(bg.spec)} does not exist",
                          hint="give an existing PNG/JPEG file") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise UsageError(f"cannot read background image '{bg.spec}' ({exc})",
+    except UnidentifiedImageError:
+        raise UsageError(f"background image {clip(bg.spec)} is not an image",
+                         hint="use a PNG or JPEG file") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise UsageError(f"cannot read background image {clip(bg.spec)} ({describe(exc)})",
                          hint="use a valid PNG or JPEG file") from None
     rgb = img.convert("RGB")
     w, h = rgb.size
