@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.error
 import urllib.request
 
 from ..errors import AvatarkitError
+from ..redact import redact_url, split_userinfo
 
 
 def models_url(base_url: str) -> str:
@@ -21,10 +23,16 @@ def check_openai_endpoint(
 
     Raises :class:`~avatarkit.errors.AvatarkitError` (exit code 1) naming the URL when
     nothing answers, the key is refused, or the answer is not an OpenAI model listing.
+    A ``user:password@`` in ``base_url`` is sent as HTTP basic auth, as the OpenAI client
+    does (never as part of the host name), and never printed.
     """
-    url = models_url(base_url)
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
-    if api_key:
+    target, userinfo = split_userinfo(models_url(base_url))
+    url, base_url = redact_url(target), redact_url(base_url)
+    request = urllib.request.Request(target, headers={"Accept": "application/json"})
+    if userinfo is not None:
+        pair = base64.b64encode(":".join(userinfo).encode()).decode()
+        request.add_header("Authorization", f"Basic {pair}")
+    elif api_key:
         request.add_header("Authorization", f"Bearer {api_key}")
     fallback = "or leave `base_url` unset to use the bundled llama.cpp server"
     try:

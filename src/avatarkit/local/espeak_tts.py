@@ -14,6 +14,7 @@ import struct
 from livekit.agents import APIConnectionError, tts, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 
+from ..redact import child_env
 from . import assets
 
 SAMPLE_RATE = 22050
@@ -102,6 +103,7 @@ class EspeakChunkedStream(tts.ChunkedStream):
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            env=child_env(),  # espeak-ng needs no credential of ours
         )
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from typing import Any
 
+from ..redact import child_env
 from . import assets
 from .tts_select import resolve_tts
 
@@ -25,7 +26,7 @@ def speak_16k(text: str) -> Any:
     else:
         binary = assets.espeak_binary()
         wav = subprocess.run([str(binary), "--stdout", text], check=True,
-                             capture_output=True).stdout
+                             capture_output=True, env=child_env()).stdout
         pcm, rate = np.frombuffer(wav[44:], dtype=np.int16), 22050
     n = int(len(pcm) * RATE / rate)
     resampled = np.interp(np.arange(n) / RATE, np.arange(len(pcm)) / rate,
