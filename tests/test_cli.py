@@ -104,7 +104,7 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 
 def test_config_show_merges_sources_and_masks_secrets(tmp_path: Path) -> None:
     (tmp_path / "avatarkit.toml").write_text(
-        '[brain]\nname = "realtime"\n[face]\nname = "heygen"\nfallback = ["local"]\n'
+        '[brain]\nname = "realtime"\n[face]\nname = "heygen"\nfallback = ["heygen"]\n'
         '[face.options.heygen]\navatar_id = "from-file"\nvideo_quality = "low"\n'
         '[livekit]\napi_secret = "file-secret-value"\n'
     )
@@ -116,7 +116,7 @@ def test_config_show_merges_sources_and_masks_secrets(tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     assert data["brain"]["name"] == "pipeline"          # flag beats file
     assert data["face"]["name"] == "none"               # env beats file
-    assert data["face"]["fallback"] == ["local"]        # file beats default
+    assert data["face"]["fallback"] == ["heygen"]       # file beats default
     assert data["face"]["options"]["heygen"] == {"avatar_id": "from-file",
                                                  "video_quality": "high"}
     assert data["livekit"]["url"] == "wss://example.livekit.cloud"
@@ -146,3 +146,29 @@ def test_doctor_exits_1_with_a_verdict_when_checks_fail(tmp_path: Path) -> None:
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert "OPENAI_API_KEY" in result.stdout and "verdict" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_no_plugin_works_after_the_subcommand(plugin_dir, tmp_path: Path) -> None:
+    broken = "import this_module_does_not_exist_anywhere\n"
+    plugin_dir("avatarkit-broken", {"ak_broken": broken}, {"broken": "ak_broken"})
+    for args in (["--no-plugin", "avatarkit-broken", "plugins"],
+                 ["plugins", "--no-plugin", "avatarkit-broken"],
+                 ["plugins", "--no-plugin=avatarkit-broken", "--json"],
+                 ["config", "show", "--no-plugin", "avatarkit-broken"]):
+        result = cli(*args, cwd=tmp_path)
+        assert result.returncode == 0, (args, result.stderr)
+        assert "avatarkit-broken" not in result.stderr + result.stdout, args
+    result = cli("plugins", cwd=tmp_path)  # not blocked: listed as a problem
+    assert "avatarkit-broken" in result.stdout
+
+
+def test_config_show_validates_options_like_run(tmp_path: Path) -> None:
+    assert_usage_error(cli("config", "show", "--brain-opt", "temprature=0.5", cwd=tmp_path),
+                       "temprature", "unknown option")
+    assert_usage_error(cli("config", "show", "--face-opt", "video_quality=ultra", "--face",
+                           "heygen", cwd=tmp_path), "video_quality")
+    assert_usage_error(cli("config", "show", "--face", "heygn", cwd=tmp_path),
+                       "did you mean 'heygen'")
+    # credentials are not needed just to look at the configuration
+    result = cli("config", "show", "--brain", "realtime", "--face", "heygen", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr

