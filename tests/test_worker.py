@@ -58,12 +58,16 @@ async def test_standin_livekit_run_registers_a_worker_and_reports_load(tmp_path)
     assert proc.returncode in (0, 130, -signal.SIGINT), (proc.returncode, out[-2000:])
 
 
-def test_prewarm_and_entrypoint_are_importable_for_job_processes() -> None:
-    """Job processes unpickle these by reference: they must be module-level functions."""
+def test_job_setup_and_entrypoint_pickle_for_job_processes(clean_env) -> None:
+    """Job processes unpickle these: the entrypoint by reference, the setup with its plan."""
     import pickle
 
     from avatarkit import worker
+    from avatarkit.composer import make_plan
+    from avatarkit.config import load_config
 
-    for fn in (worker.prewarm, worker.entrypoint):
-        assert pickle.loads(pickle.dumps(fn)) is fn
-
+    assert pickle.loads(pickle.dumps(worker.entrypoint)) is worker.entrypoint
+    plan = make_plan(load_config(environ={}, brain="local", face="none",
+                                 brain_opts=["base_url=http://127.0.0.1:9/v1"]), environ={})
+    setup = pickle.loads(pickle.dumps(worker.JobSetup(plan)))
+    assert setup.plan == plan

@@ -51,6 +51,17 @@ class Brain(Part, ABC):
     def prewarm(self) -> None:  # noqa: B027 - optional hook
         """Load models once per worker process (called before the first session)."""
 
+    def prepare_worker(self) -> Any:
+        """Start what all job processes of a LiveKit worker share, once, in the worker's
+        main process (before any job process starts), and return the options the job
+        processes should use instead (``None``: the same options).
+
+        The ``local`` brain starts its llama.cpp server here, so job processes (two or more,
+        and any restarted one) share one server instead of each starting its own. Whatever
+        is started must stop when this process ends.
+        """
+        return None
+
     @abstractmethod
     def build(self) -> BrainParts:
         """Return fresh LiveKit components for one session."""

@@ -1,29 +1,30 @@
 """LiveKit worker wiring: ``AgentServer``, per-process prewarm, a load function.
 
-Job processes are separate interpreters, so everything they run is a module-level function
-and the validated configuration travels in the ``AVATARKIT_RUN_CONFIG`` environment variable
-(LiveKit credentials travel in the standard ``LIVEKIT_*`` variables, never in that JSON).
+Job processes are separate interpreters started by LiveKit (a forkserver on Linux). The
+validated :class:`~avatarkit.composer.Plan` reaches them inside :class:`JobSetup`, the
+``setup_fnc`` LiveKit pickles over its process-start pipe: never through the environment,
+so no credential of the configuration lands in a variable that every child (llama-server,
+espeak-ng) inherits. LiveKit's own settings travel as the standard ``LIVEKIT_*`` variables,
+which LiveKit sets itself. :mod:`avatarkit.worker_runner` runs the server for the CLI.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 import os
-import sys
-import warnings
-from typing import TYPE_CHECKING, Literal
-
-from .config import AvatarkitConfig
-from .errors import MissingCredentialsError
+import time
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from livekit.agents import AgentServer, JobContext, JobProcess
 
-    from .composer import Composer
+    from .composer import Composer, Plan
 
-CONFIG_ENV = "AVATARKIT_RUN_CONFIG"
 log = logging.getLogger("avatarkit.worker")
+#: Seconds a job process may take to prewarm. LiveKit's default (10 s) is too short for the
+#: ``local`` brain's models when two job processes load them at once on a 2-core machine.
+INITIALIZE_TIMEOUT = 60.0
 _composer: Composer | None = None
 
 
@@ -42,31 +43,30 @@ def session_load(
     return min(1.0, max(cpu_load, active_sessions * per_session_cost))
 
 
-def export_config(config: AvatarkitConfig) -> None:
-    """Put ``config`` where job processes find it (environment, inherited by children)."""
-    data = json.loads(config.model_dump_json(exclude={"livekit"}))
-    os.environ[CONFIG_ENV] = json.dumps(data)
-    lk = config.livekit
-    for var, value in (("LIVEKIT_URL", lk.url), ("LIVEKIT_API_KEY", lk.api_key),
-                       ("LIVEKIT_API_SECRET", lk.api_secret)):
-        if value is not None:
-            os.environ[var] = value if isinstance(value, str) else value.get_secret_value()
+class JobSetup:
+    """LiveKit's ``setup_fnc``: builds the job process's composer from the pickled plan
+    and loads the brain's models (once per process, before its first job)."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+
+    def __call__(self, proc: JobProcess | None = None) -> None:
+        global _composer
+        from .composer import Composer
+        from .local.progress import set_quiet
+
+        set_quiet(True)  # several processes load at once: their notes would interleave
+        began = time.perf_counter()
+        _composer = Composer(self.plan)
+        _composer.prewarm()
+        log.debug("job process %d ready in %.1f s", os.getpid(), time.perf_counter() - began)
 
 
 def composer() -> Composer:
-    """The process's composer, built once from ``AVATARKIT_RUN_CONFIG``."""
-    global _composer
+    """The job process's composer (built by :class:`JobSetup`)."""
     if _composer is None:
-        from .composer import Composer, make_plan
-
-        config = AvatarkitConfig.model_validate_json(os.environ.get(CONFIG_ENV, "{}"))
-        _composer = Composer(make_plan(config))
+        raise RuntimeError("this job process was not set up by avatarkit.worker.JobSetup")
     return _composer
-
-
-def prewarm(proc: JobProcess) -> None:
-    """Per-process setup: load the brain's models before the first job arrives."""
-    composer().prewarm()
 
 
 async def entrypoint(ctx: JobContext) -> None:
@@ -79,15 +79,24 @@ async def entrypoint(ctx: JobContext) -> None:
              report.fallbacks_used, len(report.turns))
 
 
-def build_server(config: AvatarkitConfig) -> AgentServer:
-    """An ``AgentServer`` for ``config`` whose load reflects face rendering cost."""
+def worker_plan(plan: Plan) -> Plan:
+    """``plan`` for the job processes, after the brain started what they share
+    (:meth:`~avatarkit.brain.Brain.prepare_worker`; e.g. the ``local`` brain's LLM server)."""
+    from dataclasses import replace
+
+    options = plan.brain_cls(plan.brain_options).prepare_worker()
+    return plan if options is None else replace(plan, brain_options=options)
+
+
+def build_server(plan: Plan) -> AgentServer:
+    """An ``AgentServer`` for ``plan`` whose load reflects face rendering cost."""
     from livekit.agents import AgentServer
+    from livekit.agents.worker import ServerEnvOption
 
-    from .composer import make_plan
-
-    plan = make_plan(config)
+    config = plan.config
     per_session = plan.brain_cls.load_cost + plan.faces[0].cls.load_cost
     max_sessions = config.worker.max_sessions
+    lk = config.livekit
 
     def load(server: AgentServer) -> float:
         from livekit.agents.worker import _DefaultLoadCalc
@@ -98,44 +107,20 @@ def build_server(config: AvatarkitConfig) -> AgentServer:
         )
 
     server = AgentServer(
-        load_threshold=config.worker.load_threshold,
+        # `--dev`: no load limit, as in LiveKit's own dev mode (a busy laptop still gets jobs)
+        load_threshold=ServerEnvOption(dev_default=math.inf,
+                                       prod_default=config.worker.load_threshold),
         port=config.worker.port,
-        setup_fnc=prewarm,
+        setup_fnc=JobSetup(plan),
         load_fnc=load,
+        initialize_process_timeout=INITIALIZE_TIMEOUT,
+        ws_url=lk.url,
+        api_key=lk.api_key.get_secret_value() if lk.api_key else None,
+        api_secret=lk.api_secret.get_secret_value() if lk.api_secret else None,
     )
     server.rtc_session(entrypoint, agent_name=config.worker.agent_name)
     return server
 
 
-def run_worker(
-    config: AvatarkitConfig, *, mode: Literal["start", "dev", "connect"] = "start",
-    room: str | None = None, log_level: str | None = None,
-) -> None:
-    """Run a LiveKit worker until interrupted (blocking). Needs LiveKit settings."""
-    missing = config.livekit.missing()
-    if missing:
-        raise MissingCredentialsError(
-            f"`avatarkit run` needs a LiveKit server: {', '.join(missing)} not set",
-            hint="export LIVEKIT_URL=wss://<project>.livekit.cloud LIVEKIT_API_KEY=... "
-            "LIVEKIT_API_SECRET=... (or set [livekit] in avatarkit.toml); "
-            "with no server, try `avatarkit demo` or `avatarkit playground`",
-        )
-    export_config(config)
-    server = build_server(config)
-    from livekit.agents import cli
-
-    argv = ["avatarkit run", mode]
-    if mode == "connect":
-        argv += ["--room", room or "avatarkit"]
-    if log_level:
-        argv += ["--log-level", log_level]
-    saved, sys.argv = sys.argv, argv
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            cli.run_app(server)
-    finally:
-        sys.argv = saved
-
-
-__all__ = ["build_server", "run_worker", "session_load", "export_config"]
+__all__ = ["INITIALIZE_TIMEOUT", "JobSetup", "build_server", "entrypoint", "session_load",
+           "worker_plan"]

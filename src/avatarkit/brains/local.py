@@ -18,7 +18,7 @@ from pydantic import Field, SecretStr
 from ..brain import Brain, BrainParts
 from ..errors import UsageError
 from ..hookspecs import hookimpl
-from ..part import PartOptions
+from ..part import HttpUrl, PartOptions
 
 # Silence that ends the user's speech. Measured with Silero on espeak-ng and Piper speech
 # with commas and sentence breaks: 0.20-0.25 s split utterances mid-way, 0.30 s did not;
@@ -47,7 +47,7 @@ class LocalBrain(Brain):
         """Options of the ``local`` brain."""
 
 
-        base_url: str | None = Field(
+        base_url: HttpUrl | None = Field(
             None, description="OpenAI-compatible server to use instead of the bundled llama.cpp "
             "(vLLM: http://HOST:8000/v1, Ollama: http://HOST:11434/v1)")
         model: str = Field("smollm2", description="model name sent to the LLM server")
@@ -111,6 +111,16 @@ class LocalBrain(Brain):
                 check_openai_endpoint(base_url, api_key=self._api_key())
                 _checked_urls.add(base_url)
         return base_url
+
+    def prepare_worker(self) -> Options | None:
+        """Start the llama.cpp server once for the whole worker (unless ``base_url`` is
+        set); job processes get its URL as ``base_url``."""
+        if self.options.base_url is not None:
+            return None
+        from ..local import llama_server
+
+        url = llama_server.ensure_started_sync()
+        return self.options.model_copy(update={"base_url": url})
 
     def prewarm(self) -> None:
         """Load VAD, whisper and the Piper voice, and start (or check) the LLM server."""
