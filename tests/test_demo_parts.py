@@ -64,3 +64,30 @@ def test_latency_table_has_stages_turns_and_medians() -> None:
     e2e = next(line for line in lines if line.startswith("speech end -> agent audio"))
     assert e2e.split()[-3:] == ["1.000", "3.000", "2.000"]
     assert next(line for line in lines if "measured" in line).split()[-1] == "2.000"
+
+
+async def test_closing_the_audio_output_never_swallows_a_cancellation() -> None:
+    """Ctrl-C during the demo's cleanup must still end it as interrupted: a close that waits
+    for its playback task may not eat the cancellation of the task closing it."""
+    from avatarkit.transports.file import MediaClock, PacedAudioOutput
+
+    async def slow_to_stop() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.5)  # still flushing when the closer is cancelled
+            raise
+
+    output = PacedAudioOutput(sink=None, clock=MediaClock())  # type: ignore[arg-type]
+    output._task = asyncio.create_task(slow_to_stop())
+    await asyncio.sleep(0)
+    closer = asyncio.create_task(output.aclose())
+    await asyncio.sleep(0.1)
+    closer.cancel()
+    try:
+        await closer
+    except asyncio.CancelledError:
+        pass
+    else:
+        raise AssertionError("aclose() swallowed the cancellation of its caller")
+    assert closer.cancelled()

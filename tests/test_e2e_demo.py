@@ -211,9 +211,22 @@ def test_llama_server_is_gone_when_the_demo_is_cancelled(tmp_path: Path, when: s
                              str(tmp_path / "x.mp4")], env=_env(), cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     watcher = ChildWatcher(proc.pid)
+    err_lines: list[str] = []
+    assert proc.stderr is not None
+    reader = threading.Thread(target=lambda: err_lines.extend(iter(proc.stderr.readline, "")),
+                              daemon=True)
+    reader.start()
     try:
-        if when == "starting":
-            time.sleep(1.5)  # loading the configuration, the plan, the first models
+        if when == "starting":  # while the models load: onnxruntime (Silero VAD) is mapped
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and proc.poll() is None:
+                try:
+                    maps = psutil.Process(proc.pid).memory_maps(grouped=False)
+                except psutil.Error:
+                    maps = []
+                if any("onnxruntime" in m.path for m in maps):
+                    break
+                time.sleep(0.02)
         else:
             deadline = time.monotonic() + 120
             while not watcher.llama_pids and time.monotonic() < deadline \
@@ -222,7 +235,9 @@ def test_llama_server_is_gone_when_the_demo_is_cancelled(tmp_path: Path, when: s
             assert watcher.llama_pids, "llama-server never started"
             time.sleep(2.0)  # mid-session
         proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(10)
+        stderr = "".join(err_lines)
     finally:
         watcher.stop()
         if proc.poll() is None:

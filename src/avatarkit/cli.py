@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -241,13 +243,18 @@ register_web_commands(app)
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: exit 2 for usage errors, 1 for runtime errors, no tracebacks
     unless ``--debug`` (or ``AVATARKIT_DEBUG=1``)."""
-    import click
-    from typer._click import exceptions as typer_click  # typer bundles its own click
-
     args = sys.argv[1:] if argv is None else argv
     args, _state["early_blocked"] = _take_no_plugin(args)
     _state["debug"] = "--debug" in args or os.environ.get("AVATARKIT_DEBUG", "") not in ("", "0")
     _setup_logging(_state["debug"])
+    with _sigint_probe() as sigint_seen:
+        _run_app(args, sigint_seen)
+
+
+def _run_app(args: list[str], sigint_seen: Callable[[], bool]) -> None:
+    import click
+    from typer._click import exceptions as typer_click  # typer bundles its own click
+
     try:
         # Non-standalone click returns an `Exit`'s code instead of raising it.
         result = app(args=args, prog_name="avatarkit", standalone_mode=False)
@@ -269,6 +276,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  hint: {exc.hint}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - last resort: one line, no traceback
+        if _caused_by_interrupt(exc) or sigint_seen():  # Ctrl-C in a C extension's import
+            print("avatarkit: interrupted", file=sys.stderr)
+            sys.exit(130)
         if _state["debug"]:
             raise
         text = describe(exc)
@@ -279,6 +289,56 @@ def main(argv: list[str] | None = None) -> None:
     if result == 130:  # typer turns a KeyboardInterrupt into Exit(130): no command returns it
         print("avatarkit: interrupted", file=sys.stderr)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+@contextmanager
+def _sigint_probe() -> Iterator[Callable[[], bool]]:
+    """Yield ``seen()``: whether SIGINT arrived meanwhile, even when the KeyboardInterrupt it
+    raised was turned into another error (a C extension interrupted while it initialises
+    says ``ImportError: initialization failed``). Uses ``signal.set_wakeup_fd``, which
+    leaves every handler (and asyncio's graceful Ctrl-C) as it is."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    os.set_blocking(write_fd, False)
+    try:
+        previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    except (ValueError, OSError):
+        os.close(read_fd)
+        os.close(write_fd)
+        yield lambda: False
+        return
+
+    def seen() -> bool:
+        try:
+            return int(signal.SIGINT) in os.read(read_fd, 4096)
+        except OSError:
+            return False
+
+    try:
+        yield seen
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is in ``exc``'s chain (a C extension interrupted while it
+    initialises reports ``ImportError: initialization failed`` from it)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _take_no_plugin(args: list[str]) -> tuple[list[str], list[str]]:

@@ -166,8 +166,10 @@ class PacedAudioOutput(io.AudioOutput):
     async def aclose(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # wait without suppressing CancelledError: ours (Ctrl-C) must not be swallowed
+            await asyncio.wait([self._task])
+            if not self._task.cancelled() and self._task.exception() is not None:
+                raise self._task.exception()  # type: ignore[misc]
 
 
 class MediaClock:

@@ -229,9 +229,11 @@ class PlaygroundTransport(Transport):
             await self._output.aclose()
         for task in list(self._tasks):
             task.cancel()
+        if self._tasks:  # wait without swallowing a cancellation of this close itself
+            await asyncio.wait(list(self._tasks))
         for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: failures were reported where they happened
         with contextlib.suppress(Exception):
             await self.pc.close()
         self.sink.audio.stop()

@@ -13,7 +13,6 @@ Incoming: :class:`BrowserAudioInput` turns the browser's mic track into 16 kHz m
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -391,8 +390,10 @@ class BrowserAudioInput(io.AudioInput):
         self._queue.put_nowait(None)
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # wait without suppressing CancelledError: ours (Ctrl-C) must not be swallowed
+            await asyncio.wait([self._task])
+            if not self._task.cancelled() and self._task.exception() is not None:
+                raise self._task.exception()  # type: ignore[misc]
 
     def stats(self) -> dict[str, Any]:
         return {"frames": self.frames, "loud_frames": self.loud_frames,
