@@ -29,8 +29,8 @@ def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> 
     (["playground", "--brain", "nope"], "unknown brain 'nope'"),
     (["playground", "--face", "none", "--brain-opt", "nonsense=1"], "nonsense"),
     (["playground", "--port", "70000"], "70000"),
-    (["serve", "--ttl", "3601"], "--ttl must be between 1 and 3600"),
-    (["serve", "--ttl", "0"], "--ttl must be between 1 and 3600"),
+    (["serve", "--ttl", "3601"], "ttl must be more than 0 and at most 3600 s"),
+    (["serve", "--ttl", "0"], "ttl must be more than 0 and at most 3600 s"),
     (["serve", "--allow-origin", "ftp://example.com/x"], "not an origin"),
 ])
 def test_bad_input_exits_2_before_serving(args: list[str], expected: str) -> None:

@@ -144,6 +144,7 @@ def test_sigint_before_registration_exits_1(tmp_path: Path) -> None:
 def worker(livekit_server, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Output]]:
     _local_stack_or_skip()
     env = _env(**livekit_server.env(), OPENAI_API_KEY="sk-env-secret-0123456789")
+    (tmp_path / "avatarkit.toml").write_text("[worker]\nport = 0\n")  # a free health port
     # --dev: job processes start on demand (no idle ones) and no CPU-load limit, so a job is
     # dispatched even on a busy machine; the job process prewarms under the init timeout
     proc = subprocess.Popen(
