@@ -49,6 +49,10 @@ def register_faces(register):
 """
 
 
+# third-party plugins installed on this machine (not ours) stay out of the counts
+ONLY_TEST_DISTS = {"AVATARKIT_LOAD_PLUGINS": "avatarkit-sparkle,avatarkit-dupe"}
+
+
 def test_builtin_parts_load_through_entry_points(clean_env: None) -> None:
     reg = Registry.load(environ={})
     assert {"realtime", "pipeline"} <= set(reg.brains)
@@ -69,7 +73,8 @@ def test_broken_plugins_are_skipped_with_one_line_warning(plugin_dir, clean_env)
     plugin_dir("avatarkit-badreg", {"ak_badreg": BROKEN_REGISTER}, {"badreg": "ak_badreg"})
     plugin_dir("avatarkit-sparkle", {"ak_sparkle": GOOD}, {"sparkle": "ak_sparkle"})
     warnings: list[str] = []
-    reg = Registry.load(environ={}, warn=warnings.append)
+    only = {"AVATARKIT_LOAD_PLUGINS": "avatarkit-broken,avatarkit-badreg,avatarkit-sparkle"}
+    reg = Registry.load(environ=only, warn=warnings.append)
     assert "sparkle" in reg.faces and "none" in reg.faces
     assert len(warnings) == 2
     by_dist = {p.distribution: p for p in reg.problems}
@@ -82,7 +87,8 @@ def test_broken_plugins_are_skipped_with_one_line_warning(plugin_dir, clean_env)
 def test_strict_mode_makes_a_broken_plugin_fatal(plugin_dir, clean_env) -> None:
     plugin_dir("avatarkit-broken", {"ak_broken": BROKEN_IMPORT}, {"broken": "ak_broken"})
     with pytest.raises(PluginLoadError, match="avatarkit-broken"):
-        Registry.load(environ={"AVATARKIT_STRICT_PLUGINS": "1"})
+        Registry.load(environ={"AVATARKIT_STRICT_PLUGINS": "1",
+                               "AVATARKIT_LOAD_PLUGINS": "avatarkit-broken"})
 
 
 def test_load_plugins_limits_third_party_but_keeps_builtins(plugin_dir, clean_env) -> None:
@@ -96,9 +102,11 @@ def test_load_plugins_limits_third_party_but_keeps_builtins(plugin_dir, clean_en
 
 def test_blocking_a_plugin_by_name(plugin_dir, clean_env) -> None:
     plugin_dir("avatarkit-broken", {"ak_broken": BROKEN_IMPORT}, {"broken": "ak_broken"})
-    reg = Registry.load(environ={}, blocked=["avatarkit-broken"])
+    reg = Registry.load(environ={"AVATARKIT_LOAD_PLUGINS": "avatarkit-broken"},
+                        blocked=["avatarkit-broken"])
     assert not reg.problems
-    reg = Registry.load(environ={"AVATARKIT_DISABLE_PLUGINS": "broken"})
+    reg = Registry.load(environ={"AVATARKIT_DISABLE_PLUGINS": "broken",
+                                 "AVATARKIT_LOAD_PLUGINS": "avatarkit-broken"})
     assert not reg.problems
 
 
@@ -108,13 +116,13 @@ DUPLICATE_SPARKLE = GOOD.replace("SparkleFace", "OtherSparkle")
 def test_duplicate_part_names_name_both_distributions(plugin_dir, clean_env) -> None:
     plugin_dir("avatarkit-sparkle", {"ak_sparkle": GOOD}, {"sparkle": "ak_sparkle"})
     plugin_dir("avatarkit-dupe", {"ak_dupe": DUPLICATE_SPARKLE}, {"dupe": "ak_dupe"})
-    reg = Registry.load(environ={})
+    reg = Registry.load(environ=ONLY_TEST_DISTS)
     with pytest.raises(DuplicatePartError) as err:
         reg.face("sparkle")
     assert "avatarkit-dupe and avatarkit-sparkle" in str(err.value)
     assert any("registered by more than one" in line for line in reg.problem_lines())
     with pytest.raises(DuplicatePartError):
-        Registry.load(environ={"AVATARKIT_STRICT_PLUGINS": "1"})
+        Registry.load(environ={"AVATARKIT_STRICT_PLUGINS": "1", **ONLY_TEST_DISTS})
 
 
 def test_a_plugin_never_replaces_a_builtin_part(plugin_dir, clean_env) -> None:
@@ -122,14 +130,14 @@ def test_a_plugin_never_replaces_a_builtin_part(plugin_dir, clean_env) -> None:
     wins and the clash is listed as that plugin's problem."""
     plugin_dir("avatarkit-dupe", {"ak_dupe": DUPLICATE_NONE}, {"dupe": "ak_dupe"})
     warnings: list[str] = []
-    reg = Registry.load(environ={}, warn=warnings.append)
+    reg = Registry.load(environ=ONLY_TEST_DISTS, warn=warnings.append)
     assert reg.info("face", "none").distribution == "avatarkit"
     assert reg.face("none").__module__ == "avatarkit.faces.none"
     [problem] = [p for p in reg.problems if p.distribution == "avatarkit-dupe"]
     assert "clashes with avatarkit's built-in face" in problem.error
     assert any("avatarkit-dupe" in w for w in warnings)
     with pytest.raises(DuplicatePartError, match="clashes with avatarkit's built-in"):
-        Registry.load(environ={"AVATARKIT_STRICT_PLUGINS": "1"})
+        Registry.load(environ={"AVATARKIT_STRICT_PLUGINS": "1", **ONLY_TEST_DISTS})
 
 
 def test_builtin_wins_whatever_the_registration_order(clean_env) -> None:
@@ -179,7 +187,8 @@ def test_strict_mode_message_is_not_doubled(plugin_dir, clean_env) -> None:
     plugin_dir("avatarkit-broken", {"ak_broken": BROKEN_IMPORT}, {"broken": "ak_broken"})
     out = subprocess.run([sys.executable, "-m", "avatarkit", "plugins"], capture_output=True,
                          text=True, timeout=60, env={**__import__("os").environ,
-                                                     "AVATARKIT_STRICT_PLUGINS": "1"})
+                                                     "AVATARKIT_STRICT_PLUGINS": "1",
+                                                     "AVATARKIT_LOAD_PLUGINS": "avatarkit-broken"})
     assert out.returncode == 1
     assert "avatarkit: error: failed to load plugin 'broken'" in out.stderr, out.stderr
     assert "avatarkit: avatarkit:" not in out.stderr
