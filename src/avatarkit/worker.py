@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
-import warnings
 from typing import TYPE_CHECKING, Literal
 
 from .config import AvatarkitConfig
 from .errors import MissingCredentialsError
+from .worker_load import CpuLoad, SessionGate, session_load
 
 if TYPE_CHECKING:
     from livekit.agents import AgentServer, JobContext, JobProcess
@@ -25,21 +24,6 @@ if TYPE_CHECKING:
 CONFIG_ENV = "AVATARKIT_RUN_CONFIG"
 log = logging.getLogger("avatarkit.worker")
 _composer: Composer | None = None
-
-
-def session_load(
-    *, active_sessions: int, per_session_cost: float, cpu_load: float,
-    max_sessions: int | None = None,
-) -> float:
-    """The worker load LiveKit's dispatcher sees (0-1).
-
-    The larger of measured CPU and the declared cost of the sessions already running (face
-    rendering plus on-worker models), so a worker that renders faces stops taking jobs
-    before its CPU graph catches up; ``max_sessions`` is a hard cap.
-    """
-    if max_sessions is not None and active_sessions >= max_sessions:
-        return 1.0
-    return min(1.0, max(cpu_load, active_sessions * per_session_cost))
 
 
 def export_config(config: AvatarkitConfig) -> None:
@@ -74,36 +58,49 @@ async def entrypoint(ctx: JobContext) -> None:
     from .transports.room import RoomTransport
 
     await ctx.connect()
+    log.info("session started in room %s", ctx.room.name)
     report = await composer().run(RoomTransport(ctx))
-    log.info("session ended: face=%s fallbacks=%s turns=%d", report.face,
-             report.fallbacks_used, len(report.turns))
+    log.info("session ended in room %s: face=%s fallbacks=%s turns=%d", ctx.room.name,
+             report.face, report.fallbacks_used, len(report.turns))
+    # The conversation is over: free this worker's slot now rather than when the room closes.
+    ctx.shutdown(reason="session ended")
 
 
 def build_server(config: AvatarkitConfig) -> AgentServer:
-    """An ``AgentServer`` for ``config`` whose load reflects face rendering cost."""
+    """An ``AgentServer`` for ``config`` whose load reflects face rendering cost.
+
+    The load is LiveKit's public CPU monitor (unless ``worker.measure_cpu`` is off) against
+    the declared cost of the sessions held; a :class:`~avatarkit.worker_load.SessionGate`
+    answers job requests so ``worker.max_sessions`` holds under concurrent dispatch.
+    """
     from livekit.agents import AgentServer
 
     from .composer import make_plan
 
     plan = make_plan(config)
     per_session = plan.brain_cls.load_cost + plan.faces[0].cls.load_cost
-    max_sessions = config.worker.max_sessions
+    worker = config.worker
+    cpu = CpuLoad() if worker.measure_cpu else None
+    server: AgentServer | None = None
 
-    def load(server: AgentServer) -> float:
-        from livekit.agents.worker import _DefaultLoadCalc
+    def active_ids() -> list[str]:
+        return [job.job.id for job in server.active_jobs] if server is not None else []
 
+    gate = SessionGate(worker.max_sessions, active_ids)
+
+    def load() -> float:
         return session_load(
-            active_sessions=len(server.active_jobs), per_session_cost=per_session,
-            cpu_load=_DefaultLoadCalc.get_load(server), max_sessions=max_sessions,
+            active_sessions=gate.count(), per_session_cost=per_session,
+            cpu_load=cpu.value() if cpu is not None else 0.0, max_sessions=worker.max_sessions,
         )
 
     server = AgentServer(
-        load_threshold=config.worker.load_threshold,
-        port=config.worker.port,
+        load_threshold=worker.load_threshold,
+        port=worker.port,
         setup_fnc=prewarm,
         load_fnc=load,
     )
-    server.rtc_session(entrypoint, agent_name=config.worker.agent_name)
+    server.rtc_session(entrypoint, agent_name=worker.agent_name, on_request=gate.on_request)
     return server
 
 
@@ -111,7 +108,11 @@ def run_worker(
     config: AvatarkitConfig, *, mode: Literal["start", "dev", "connect"] = "start",
     room: str | None = None, log_level: str | None = None,
 ) -> None:
-    """Run a LiveKit worker until interrupted (blocking). Needs LiveKit settings."""
+    """Run a LiveKit worker until interrupted (blocking). Needs LiveKit settings.
+
+    ``start``: production (idle processes prewarmed, sessions drained on stop); ``dev``:
+    no idle processes, stops at once; ``connect``: one session in ``room``, no dispatch.
+    """
     missing = config.livekit.missing()
     if missing:
         raise MissingCredentialsError(
@@ -121,21 +122,13 @@ def run_worker(
             "with no server, try `avatarkit demo` or `avatarkit playground`",
         )
     export_config(config)
-    server = build_server(config)
-    from livekit.agents import cli
-
-    argv = ["avatarkit run", mode]
-    if mode == "connect":
-        argv += ["--room", room or "avatarkit"]
     if log_level:
-        argv += ["--log-level", log_level]
-    saved, sys.argv = sys.argv, argv
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            cli.run_app(server)
-    finally:
-        sys.argv = saved
+        logging.getLogger("livekit.agents").setLevel(log_level.upper())
+    from .worker_run import serve
+
+    server = build_server(config)
+    serve(server, config, devmode=mode != "start",
+          room=(room or "avatarkit") if mode == "connect" else None)
 
 
 __all__ = ["build_server", "run_worker", "session_load", "export_config"]
