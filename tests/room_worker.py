@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from livekit_server import LiveKitServer
+from livekit_server import LiveKitServer, free_tcp_port
 
-REGISTERED = re.compile(r"worker (\S+) registered with LiveKit.*health on port (\d+)")
-# Room tests share two cores with everything else: count sessions, not CPU, in the load.
-QUIET_ENV = {"AVATARKIT_MEASURE_CPU": "0", "AVATARKIT_WORKER_PORT": "0", "HF_HUB_OFFLINE": "1",
-             "AVATARKIT_LOAD_PLUGINS": ""}  # built-in parts only: no third-party plugins
+REGISTERED = re.compile(r"worker (AW_\w+) registered with")
+# Room tests share two cores with everything else: count sessions, not CPU, in the load;
+# built-in parts only (no third-party plugin installed on this machine).
+QUIET_ENV = {"AVATARKIT_MEASURE_CPU": "0", "HF_HUB_OFFLINE": "1", "AVATARKIT_LOAD_PLUGINS": ""}
 
 
 @dataclass
@@ -42,6 +42,8 @@ class WorkerProcess:
                if not k.startswith(("LIVEKIT_", "AVATARKIT_"))}
         env.update(QUIET_ENV)
         env.update(self.server.env())
+        self.health_port = free_tcp_port()
+        env["AVATARKIT_WORKER_PORT"] = str(self.health_port)
         env.update(self.env)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
@@ -53,7 +55,7 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             match = REGISTERED.search(self.output())
             if match:
-                self.worker_id, self.health_port = match.group(1), int(match.group(2))
+                self.worker_id = match.group(1)
                 return self
             if self.proc.poll() is not None:
                 raise RuntimeError(f"avatarkit run exited with {self.proc.returncode}:\n"
@@ -72,19 +74,20 @@ class WorkerProcess:
     def status(self) -> dict[str, Any]:
         """LiveKit's own view of the worker (``GET /worker`` on its health port):
         ``active_jobs``, ``worker_load``, ``agent_name``..."""
-        # Port 0 on all interfaces binds '::' and '0.0.0.0' to two different ports; LiveKit
-        # reports the first, the IPv6 one where the host has IPv6.
-        error: OSError | None = None
-        for host in ("[::1]", "127.0.0.1"):
-            try:
-                url = f"http://{host}:{self.health_port}/worker"
-                with urllib.request.urlopen(url, timeout=5) as resp:
-                    status = {"active_jobs": 0, "worker_load": 0.0}  # protobuf JSON omits 0
-                    status.update(json.loads(resp.read()))
-                    return status
-            except OSError as exc:
-                error = exc
-        raise AssertionError(f"the worker's health port does not answer: {error}")
+        url = f"http://127.0.0.1:{self.health_port}/worker"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            status = {"active_jobs": 0, "worker_load": 0.0}  # protobuf JSON omits zeros
+            status.update(json.loads(resp.read()))
+            return status
+
+    def rooms(self) -> list[str]:
+        """Rooms the server assigned to this worker (from livekit-server's own log)."""
+        rooms = []
+        for line in self.server.log_path.read_text(errors="replace").splitlines():
+            if "assigned job to worker" in line and f'"workerID": "{self.worker_id}"' in line:
+                fields = json.loads(line[line.index("{"):])
+                rooms.append(str(fields["room"]))
+        return rooms
 
     @property
     def pid(self) -> int:

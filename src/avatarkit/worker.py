@@ -99,6 +99,9 @@ def build_server(config: AvatarkitConfig) -> AgentServer:
         port=worker.port,
         setup_fnc=prewarm,
         load_fnc=load,
+        # LiveKit's 10 s default is too short for the local brain's models on 2 busy cores
+        # (the same value as issue 7's fix; keep one when merging).
+        initialize_process_timeout=60.0,
     )
     server.rtc_session(entrypoint, agent_name=worker.agent_name, on_request=gate.on_request)
     return server
