@@ -21,6 +21,11 @@ REGISTERED = re.compile(r"worker (AW_\w+) registered with")
 # Room tests share two cores with everything else: count sessions, not CPU, in the load;
 # built-in parts only (no third-party plugin installed on this machine).
 QUIET_ENV = {"AVATARKIT_MEASURE_CPU": "0", "HF_HUB_OFFLINE": "1", "AVATARKIT_LOAD_PLUGINS": ""}
+#: The agent name of the shared local worker: only rooms that dispatch it get it.
+LOCAL_AGENT = "ava-room"
+#: Small and still when idle (no blinks, no head motion): only speech moves the mouth, and
+#: two cores keep up with rendering and encoding.
+LOCAL_FACE_OPTS = ("width=256", "height=256", "fps=15", "motion=0", "blink=false")
 
 
 @dataclass

@@ -1,18 +1,17 @@
 """`avatarkit run --brain local --face local` in a real LiveKit room, end to end.
 
-One real worker (``--dev``, explicit dispatch by agent name) serves the module. A test user
-(the ``livekit`` rtc SDK) joins with a token, says the bundled spoken question into its
-microphone track in real time, and receives the avatar's video (its mouth moves while the
-agent speaks and not before), the agent's audio, and both transcriptions on
-``lk.transcription``. The face renders small and still when idle (no blinks, no head
-motion) so that only speech moves the mouth and two cores keep up.
+The session's real worker (``local_worker``: ``--dev``, explicit dispatch by agent name)
+serves these tests. A test user (the ``livekit`` rtc SDK) joins with a token, says the
+bundled spoken question into its microphone track in real time, and receives the avatar's
+video (its mouth moves while the agent speaks and not before), the agent's audio, and both
+transcriptions on ``lk.transcription``. The face renders small and still when idle (no
+blinks, no head motion) so that only speech moves the mouth and two cores keep up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -22,30 +21,11 @@ from livekit import api
 from livekit_server import LiveKitServer
 from local_helpers import words
 from room_user import RoomUser, load_wav_16k
-from room_worker import WorkerProcess
+from room_worker import LOCAL_AGENT, WorkerProcess
 
 pytestmark = [pytest.mark.room, pytest.mark.e2e]
-AGENT = "ava-room"
-FACE = ["--face-opt", "width=256", "--face-opt", "height=256", "--face-opt", "fps=15",
-        "--face-opt", "motion=0", "--face-opt", "blink=false"]
+AGENT = LOCAL_AGENT
 JOIN_TIMEOUT = 240.0  # a job process loads whisper, Piper and llama.cpp on 2 busy cores
-
-
-@pytest.fixture(scope="module")
-def local_worker(livekit_server: LiveKitServer,
-                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
-    worker = WorkerProcess(
-        livekit_server, ["--dev", "--brain", "local", "--face", "local", *FACE],
-        tmp_path_factory.mktemp("room-worker") / "worker.log",
-        env={"AVATARKIT_AGENT_NAME": AGENT})
-    worker.start()
-    try:
-        yield worker
-    finally:
-        code = worker.stop()
-        out = worker.output()
-        assert "Traceback" not in out, out[-4000:]
-        assert code == 0, out[-3000:]
 
 
 async def wait_until(predicate: Any, timeout: float, what: str) -> None:
