@@ -51,12 +51,12 @@ class RoomUser:
     identity: str = "user"
     agent_name: str | None = None  # explicit dispatch through the join token
     room: rtc.Room = field(default_factory=rtc.Room)
-    frames: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    frames: list[tuple[float, np.ndarray, tuple[int, int]]] = field(default_factory=list)
     levels: list[tuple[float, float]] = field(default_factory=list)
     transcripts: list[Transcript] = field(default_factory=list)
     video_size: tuple[int, int] | None = None
     _source: rtc.AudioSource | None = None
-    _pending: list[np.ndarray] = field(default_factory=list)
+    _pending: list[Any] = field(default_factory=list)  # sample arrays and "done" futures
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _agent_video: asyncio.Event = field(default_factory=asyncio.Event)
     _agent_audio: asyncio.Event = field(default_factory=asyncio.Event)
@@ -111,7 +111,7 @@ class RoomUser:
         assert self._source is not None
         done = asyncio.get_running_loop().create_future()
         self._pending.append(samples)
-        self._pending.append(done)  # type: ignore[arg-type]
+        self._pending.append(done)
         return float(await done)
 
     async def _mic(self) -> None:
@@ -144,7 +144,7 @@ class RoomUser:
         async for event in stream:
             frame = event.frame
             self.video_size = (frame.width, frame.height)
-            self.frames.append((time.monotonic(), mouth_patch(frame)))
+            self.frames.append((time.monotonic(), mouth_patch(frame), self.video_size))
             self._agent_video.set()
 
     async def _record_audio(self, track: rtc.Track) -> None:
@@ -180,21 +180,21 @@ class RoomUser:
         """When the agent's audio first rose above ``level`` after ``since``."""
         return next((t for t, v in self.levels if t >= since and v > level), None)
 
+    def _changes(self, start: float, end: float = float("inf")) -> list[tuple[float, float]]:
+        """(arrival, mean mouth-patch change from the previous frame) for frames in
+        [start, end); frames of another size (a new simulcast layer) are not compared."""
+        frames = [f for f in self.frames if start <= f[0] < end]
+        return [(t, float(np.abs(b - a).mean()))
+                for (_, a, size_a), (t, b, size_b) in zip(frames, frames[1:])
+                if size_a == size_b]
+
     def mouth_motion(self, start: float, end: float) -> np.ndarray:
         """Frame-to-frame mean change of the mouth patch for frames in [start, end)."""
-        patches = [p for t, p in self.frames if start <= t < end]
-        if len(patches) < 2:
-            return np.zeros(0)
-        stack = np.stack(patches)
-        return np.abs(np.diff(stack, axis=0)).mean(axis=(1, 2))
+        return np.array([change for _, change in self._changes(start, end)])
 
     def first_mouth_move(self, since: float, threshold: float) -> float | None:
         """Arrival time of the first frame after ``since`` whose mouth patch moved."""
-        frames = [(t, p) for t, p in self.frames if t >= since]
-        for (_, a), (t, b) in zip(frames, frames[1:]):
-            if float(np.abs(b - a).mean()) > threshold:
-                return t
-        return None
+        return next((t for t, change in self._changes(since) if change > threshold), None)
 
 
 def mouth_patch(frame: rtc.VideoFrame) -> np.ndarray:

@@ -30,6 +30,22 @@ def test_load_reflects_declared_session_cost_and_cap() -> None:
                         max_sessions=2) == 1.0
 
 
+def test_a_two_core_worker_is_full_at_its_third_local_session(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Declared costs (benchmarks/room_load.py): two local brain + face sessions fit on two
+    cores under the default threshold, a third does not (answers stopped keeping up)."""
+    from avatarkit.brains import local as local_brain
+    from avatarkit.config import WorkerSettings
+    from avatarkit.faces import local as local_face
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    per_session = local_brain._load_cost() + local_face._load_cost()
+    threshold = WorkerSettings().load_threshold
+    loads = [session_load(active_sessions=n, per_session_cost=per_session, cpu_load=0.0)
+             for n in (1, 2, 3)]
+    assert loads[1] < threshold <= loads[2], loads
+
+
 def test_session_gate_counts_a_session_from_acceptance_to_its_end() -> None:
     running: set[str] = set()
     now = [0.0]
