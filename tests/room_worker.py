@@ -41,8 +41,8 @@ class WorkerProcess:
     worker_id: str | None = None
     health_port: int | None = None
 
-    def start(self, *, registered_within: float = 180.0) -> WorkerProcess:
-        """Start the worker and wait until it has registered with the server."""
+    def start(self, *, registered_within: float = 180.0, wait: bool = True) -> WorkerProcess:
+        """Start the worker and (``wait``) until it has registered with the server."""
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("LIVEKIT_", "AVATARKIT_"))}
         env.update(QUIET_ENV)
@@ -56,6 +56,8 @@ class WorkerProcess:
                 [sys.executable, "-m", "avatarkit", "run", *self.args], env=env,
                 cwd=self.cwd or self.log_path.parent, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True)
+        if not wait:
+            return self
         deadline = time.monotonic() + registered_within
         while time.monotonic() < deadline:
             match = REGISTERED.search(self.output())

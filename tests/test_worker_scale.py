@@ -8,6 +8,7 @@ the server and its dispatcher are the real ones (automatic dispatch, ``start`` m
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,6 +71,27 @@ async def wait_until(predicate: Any, timeout: float, what: str) -> None:
         await asyncio.sleep(0.2)
 
 
+async def test_run_room_joins_one_room_without_dispatch(
+        livekit_server: LiveKitServer, realtime_standin: OpenAIStandin, tmp_path: Path) -> None:
+    """`avatarkit run --room NAME`: no registration, no dispatch; the agent is in that room."""
+    worker = WorkerProcess(
+        livekit_server, ["--room", "direct-room", "--brain", "realtime", "--brain-opt",
+                         f"base_url={realtime_standin.base_url}", "--brain-opt", "api_key=sk-rt",
+                         "--face", "none"], tmp_path / "worker.log").start(wait=False)
+    user = RoomUser(livekit_server, "direct-room")
+    try:
+        await user.join()
+        # (a dispatched job's agent is agent-AJ_...: the module's workers may add one)
+        await wait_until(lambda: any(not a.identity.startswith("agent-AJ_")
+                                     for a in user.agents()), 120, "the --room agent")
+        await user.wait_for_media(60, video=False)  # an agent's audio track
+    finally:
+        await user.leave()
+        code = worker.stop(signal.SIGINT)
+    assert code == 0, worker.output()[-3000:]
+    assert "Traceback" not in worker.output() and worker.worker_id is None
+
+
 async def until_idle(workers: list[WorkerProcess], what: str) -> None:
     """Until no worker holds a session and LiveKit has been told (the worker sends its
     status every 2.5 s; a room created before that finds every worker still full)."""
@@ -129,8 +151,9 @@ async def test_worker_memory_is_flat_across_sequential_sessions(
         await lkapi.aclose()
     served = sum(1 for w in workers for r in w.rooms() if r.startswith("memory-"))
     assert served == 5
-    print(f"worker RSS after each session (MB): main {[round(m) for m in main_rss]}, "
-          f"with job processes (USS) {[round(t) for t in tree_uss]}")
+    print(f"worker RSS after each session (MB): main {[round(m, 1) for m in main_rss]}, "
+          f"with job processes (USS) {[round(t, 1) for t in tree_uss]}")
     # Flat: job processes end with their session; the worker itself keeps nothing per session.
     assert main_rss[-1] - main_rss[1] < 25, main_rss
     assert tree_uss[-1] < tree_uss[1] * 1.15 + 50, tree_uss
+
