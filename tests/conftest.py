@@ -12,6 +12,7 @@ import pytest
 
 from livekit_server import LiveKitServer, start_livekit_server
 from livekit_server import find_binary as find_livekit_server
+from room_worker import LOCAL_AGENT, LOCAL_FACE_OPTS, WorkerProcess
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -77,3 +78,24 @@ def livekit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveKit
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def local_worker(livekit_server: LiveKitServer,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+    """One real ``avatarkit run --dev --brain local --face local`` worker for the session,
+    registered as agent :data:`LOCAL_AGENT` (explicit dispatch only, so it never joins
+    rooms of other tests). Stopped with SIGTERM: it must exit 0 with no traceback."""
+    face = [arg for opt in LOCAL_FACE_OPTS for arg in ("--face-opt", opt)]
+    worker = WorkerProcess(
+        livekit_server, ["--dev", "--brain", "local", "--face", "local", *face],
+        tmp_path_factory.mktemp("local-worker") / "worker.log",
+        env={"AVATARKIT_AGENT_NAME": LOCAL_AGENT})
+    worker.start()
+    try:
+        yield worker
+    finally:
+        code = worker.stop()
+        out = worker.output()
+        assert "Traceback" not in out, out[-4000:]
+        assert code == 0, out[-3000:]

@@ -29,6 +29,14 @@ def test_token_grants_only_joining_one_room() -> None:
         assert other not in claims
 
 
+def test_token_can_dispatch_a_named_agent_to_the_room() -> None:
+    token = make_join_token(room="demo", identity="user-1", api_key=KEY, api_secret=SECRET,
+                            agent_name="ava")
+    claims = decode_grants(token, SECRET)
+    assert claims["roomConfig"] == {"agents": [{"agentName": "ava"}]}
+    assert claims["video"]["room"] == "demo" and "roomAdmin" not in claims["video"]
+
+
 def test_token_ttl_defaults_to_ten_minutes_and_is_configurable() -> None:
     now = time.time()
     claims = decode_grants(make_join_token(room="r", identity="i", api_key=KEY,

@@ -69,7 +69,9 @@ def register_web_commands(app: typer.Typer) -> None:
             "--ttl", help="Token lifetime in seconds (max 3600).")] = 600,
         config: ConfigArg = None,
     ) -> None:
-        """Serve a LiveKit token endpoint (POST /token) and a page that joins a room."""
+        """Serve a LiveKit token endpoint (POST /token) and a page that joins a room.
+
+        With worker.agent_name set (AVATARKIT_AGENT_NAME), tokens dispatch that agent."""
         from .web.origins import normalize_origin
         from .web.token_server import check_ttl, run_serve
 
@@ -78,7 +80,7 @@ def register_web_commands(app: typer.Typer) -> None:
         origins = [normalize_origin(o) for o in allow_origin]
         cfg = _config(config)
         run_serve(cfg.livekit, host=host, port=port, allow_origins=origins, ttl=ttl,
-                  echo=typer.echo)
+                  echo=typer.echo, agent_name=cfg.worker.agent_name)
 
 
 def _check_port(port: int) -> None:

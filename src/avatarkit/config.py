@@ -146,7 +146,11 @@ class WorkerSettings(_Strict):
     agent_name: str = Field(default="", description="Explicit dispatch name; '' = automatic.")
     load_threshold: float = Field(default=0.75, gt=0, le=1.0)
     max_sessions: int | None = Field(default=None, ge=1, description="Hard cap per worker.")
-    port: int = Field(default=8081, ge=0, le=65535, description="Health/metrics HTTP port.")
+    measure_cpu: bool = Field(
+        default=True, description="Count the host's measured CPU in the load; off = only "
+        "the declared session cost and max_sessions (hosts shared with other work).")
+    port: int = Field(default=8081, ge=0, le=65535,
+                      description="Health/metrics HTTP port (0 = any free port).")
 
 
 class AvatarkitConfig(_Strict):
@@ -188,6 +192,8 @@ _ENV_MAP: dict[str, tuple[str, ...]] = {
     "AVATARKIT_AGENT_NAME": ("worker", "agent_name"),
     "AVATARKIT_LOAD_THRESHOLD": ("worker", "load_threshold"),
     "AVATARKIT_MAX_SESSIONS": ("worker", "max_sessions"),
+    "AVATARKIT_MEASURE_CPU": ("worker", "measure_cpu"),
+    "AVATARKIT_WORKER_PORT": ("worker", "port"),
     "LIVEKIT_URL": ("livekit", "url"),
     "LIVEKIT_API_KEY": ("livekit", "api_key"),
     "LIVEKIT_API_SECRET": ("livekit", "api_secret"),

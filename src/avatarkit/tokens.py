@@ -90,8 +90,12 @@ def make_join_token(
     can_publish: bool = True,
     can_subscribe: bool = True,
     can_publish_data: bool = True,
+    agent_name: str | None = None,
 ) -> str:
     """A signed JWT that lets ``identity`` join ``room`` (only that room) for ``ttl``.
+
+    ``agent_name``: the room this participant creates dispatches that agent (a worker
+    registered with ``worker.agent_name`` is only ever dispatched explicitly).
 
     Raises :class:`~avatarkit.errors.UsageError` for an empty room/identity/key/secret, a
     room, identity or name that breaks the rules above, or a ``ttl`` not in (0, 1 h].
@@ -129,6 +133,9 @@ def make_join_token(
     )
     if name:
         token = token.with_name(name)
+    if agent_name:
+        token = token.with_room_config(api.RoomConfiguration(
+            agents=[api.RoomAgentDispatch(agent_name=agent_name)]))
     return str(token.to_jwt())
 
 

@@ -4,8 +4,8 @@ Job processes are separate interpreters started by LiveKit (a forkserver on Linu
 validated :class:`~avatarkit.composer.Plan` reaches them inside :class:`JobSetup`, the
 ``setup_fnc`` LiveKit pickles over its process-start pipe: never through the environment,
 so no credential of the configuration lands in a variable that every child (llama-server,
-espeak-ng) inherits. LiveKit's own settings travel as the standard ``LIVEKIT_*`` variables,
-which LiveKit sets itself. :mod:`avatarkit.worker_runner` runs the server for the CLI.
+espeak-ng) inherits. :mod:`avatarkit.worker_run` runs the server for the CLI; the load it
+reports comes from :mod:`avatarkit.worker_load`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import math
 import os
 import time
 from typing import TYPE_CHECKING
+
+from .worker_load import CpuLoad, SessionGate, session_load
 
 if TYPE_CHECKING:
     from livekit.agents import AgentServer, JobContext, JobProcess
@@ -26,21 +28,6 @@ log = logging.getLogger("avatarkit.worker")
 #: ``local`` brain's models when two job processes load them at once on a 2-core machine.
 INITIALIZE_TIMEOUT = 60.0
 _composer: Composer | None = None
-
-
-def session_load(
-    *, active_sessions: int, per_session_cost: float, cpu_load: float,
-    max_sessions: int | None = None,
-) -> float:
-    """The worker load LiveKit's dispatcher sees (0-1).
-
-    The larger of measured CPU and the declared cost of the sessions already running (face
-    rendering plus on-worker models), so a worker that renders faces stops taking jobs
-    before its CPU graph catches up; ``max_sessions`` is a hard cap.
-    """
-    if max_sessions is not None and active_sessions >= max_sessions:
-        return 1.0
-    return min(1.0, max(cpu_load, active_sessions * per_session_cost))
 
 
 class JobSetup:
@@ -70,13 +57,15 @@ def composer() -> Composer:
 
 
 async def entrypoint(ctx: JobContext) -> None:
-    """One LiveKit job: connect, then run the composer over the room."""
+    """One LiveKit job: connect, run the composer over the room, then free the slot."""
     from .transports.room import RoomTransport
 
     await ctx.connect()
+    log.info("session started in room %s", ctx.room.name)
     report = await composer().run(RoomTransport(ctx))
-    log.info("session ended: face=%s fallbacks=%s turns=%d", report.face,
-             report.fallbacks_used, len(report.turns))
+    log.info("session ended in room %s: %s", ctx.room.name, report.summary())
+    # The conversation is over: free this worker's slot now rather than when the room closes.
+    ctx.shutdown(reason="session ended")
 
 
 def worker_plan(plan: Plan) -> Plan:
@@ -89,28 +78,38 @@ def worker_plan(plan: Plan) -> Plan:
 
 
 def build_server(plan: Plan) -> AgentServer:
-    """An ``AgentServer`` for ``plan`` whose load reflects face rendering cost."""
+    """An ``AgentServer`` for ``plan`` whose load reflects face rendering cost.
+
+    The load is LiveKit's public CPU monitor (unless ``worker.measure_cpu`` is off) against
+    the declared cost of the sessions held; a :class:`~avatarkit.worker_load.SessionGate`
+    answers job requests so ``worker.max_sessions`` holds under concurrent dispatch.
+    """
     from livekit.agents import AgentServer
     from livekit.agents.worker import ServerEnvOption
 
     config = plan.config
+    worker = config.worker
     per_session = plan.brain_cls.load_cost + plan.faces[0].cls.load_cost
-    max_sessions = config.worker.max_sessions
+    cpu = CpuLoad() if worker.measure_cpu else None
     lk = config.livekit
+    server: AgentServer | None = None
 
-    def load(server: AgentServer) -> float:
-        from livekit.agents.worker import _DefaultLoadCalc
+    def active_ids() -> list[str]:
+        return [job.job.id for job in server.active_jobs] if server is not None else []
 
+    gate = SessionGate(worker.max_sessions, active_ids)
+
+    def load() -> float:
         return session_load(
-            active_sessions=len(server.active_jobs), per_session_cost=per_session,
-            cpu_load=_DefaultLoadCalc.get_load(server), max_sessions=max_sessions,
+            active_sessions=gate.count(), per_session_cost=per_session,
+            cpu_load=cpu.value() if cpu is not None else 0.0, max_sessions=worker.max_sessions,
         )
 
     server = AgentServer(
         # `--dev`: no load limit, as in LiveKit's own dev mode (a busy laptop still gets jobs)
         load_threshold=ServerEnvOption(dev_default=math.inf,
-                                       prod_default=config.worker.load_threshold),
-        port=config.worker.port,
+                                       prod_default=worker.load_threshold),
+        port=worker.port,
         setup_fnc=JobSetup(plan),
         load_fnc=load,
         initialize_process_timeout=INITIALIZE_TIMEOUT,
@@ -118,7 +117,7 @@ def build_server(plan: Plan) -> AgentServer:
         api_key=lk.api_key.get_secret_value() if lk.api_key else None,
         api_secret=lk.api_secret.get_secret_value() if lk.api_secret else None,
     )
-    server.rtc_session(entrypoint, agent_name=config.worker.agent_name)
+    server.rtc_session(entrypoint, agent_name=worker.agent_name, on_request=gate.on_request)
     return server
 
 

@@ -9,6 +9,7 @@ in :meth:`LocalBrain.prewarm` / :meth:`LocalBrain.build`.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
@@ -24,6 +25,17 @@ from ..part import HttpUrl, PartOptions
 # with commas and sentence breaks: 0.20-0.25 s split utterances mid-way, 0.30 s did not;
 # 0.35 s keeps a margin and ends every turn 0.2 s sooner than Silero's default 0.55 s.
 DEFAULT_MIN_SILENCE = 0.35
+
+# Share of one core a session's whisper + llama.cpp + Piper take on the worker, averaged over
+# a conversation: benchmarks/room_load.py measured ~0.47 cores per local/local session on 2
+# cores, ~0.35 of it the face; the bursts (2 threads each) are larger. With the local face a
+# 2-core worker then reports full at its third session, where answers stopped keeping up.
+MODELS_CORE_SHARE = 0.25
+
+
+def _load_cost() -> float:
+    return round(min(1.0, MODELS_CORE_SHARE / (os.cpu_count() or 1)), 3)
+
 
 _checked_urls: set[str] = set()
 _checked_lock = threading.Lock()
@@ -42,6 +54,7 @@ class LocalBrain(Brain):
         "via base_url) + Piper/espeak-ng; no API keys"
     )
     env: ClassVar[tuple[str, ...]] = ()
+    load_cost: ClassVar[float] = _load_cost()  # models on the worker (base_url: still STT/TTS)
 
     class Options(PartOptions):
         """Options of the ``local`` brain."""

@@ -148,6 +148,7 @@ class LocalFace(Face):
         self._generator: Any = None
         self._runner: Any = None
         self._runner_started = False
+        self._runner_done: asyncio.Future[Any] | None = None
         self._queue: Any = None
         self.control: Any = None
         self.metrics: Any = None
@@ -232,6 +233,10 @@ class LocalFace(Face):
                                             sink=sink)
         await self._runner.start()
         self._runner_started = True
+        if room is not None:
+            self._runner_done = asyncio.ensure_future(self._runner.wait_for_complete())
+            self._runner_done.add_done_callback(
+                lambda f: None if f.cancelled() else f.exception())  # retrieved: no warning
         if o.control_port is not None:
             from .control_api import ControlServer
 
@@ -252,12 +257,9 @@ class LocalFace(Face):
         err = getattr(runner, "error", None)
         if err is not None:
             return err
-        for name in ("_forward_video_atask", "_read_audio_atask"):  # AvatarRunner's tasks
-            task = getattr(runner, name, None)
-            if task is not None and task.done() and not task.cancelled():
-                exc = task.exception()
-                if exc is not None:
-                    return exc
+        done = self._runner_done  # AvatarRunner.wait_for_complete(): ends when a task fails
+        if done is not None and done.done() and not done.cancelled():
+            return done.exception()
         return None
 
     async def aclose(self) -> None:
@@ -270,6 +272,8 @@ class LocalFace(Face):
                 await self.control.aclose()
             if self._runner is not None and self._runner_started:
                 await self._runner.aclose()
+            if self._runner_done is not None and not self._runner_done.done():
+                self._runner_done.cancel()
             if self._generator is not None:
                 await self._generator.aclose()
 

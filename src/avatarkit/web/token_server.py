@@ -43,8 +43,10 @@ class TokenServer:
     """The token endpoint and the room page for one LiveKit project."""
 
     def __init__(self, livekit: LiveKitSettings, *, host: str = "127.0.0.1", port: int = 8766,
-                 allow_origins: Sequence[str] = (), ttl: int = DEFAULT_TTL_SECONDS) -> None:
+                 allow_origins: Sequence[str] = (), ttl: int = DEFAULT_TTL_SECONDS,
+                 agent_name: str = "") -> None:
         self.livekit = livekit
+        self.agent_name = agent_name  # the worker's explicit-dispatch name, '' = automatic
         self.host = host
         self.port = port
         self.ttl = check_ttl(ttl)
@@ -142,7 +144,8 @@ class TokenServer:
         secret = lk.api_secret.get_secret_value()
         token = make_join_token(room=body["room"], identity=identity, name=body.get("name"),
                                 ttl=timedelta(seconds=self.ttl),
-                                api_key=lk.api_key.get_secret_value(), api_secret=secret)
+                                api_key=lk.api_key.get_secret_value(), api_secret=secret,
+                                agent_name=self.agent_name or None)
         claims = decode_grants(token, secret)
         return _json({"token": token, "url": client_url(lk.url), "room": body["room"],
                       "identity": identity, "expires_at": int(claims["exp"])}, 200,
@@ -179,21 +182,26 @@ def _json(data: dict[str, Any], status: int, headers: dict[str, str] | None = No
 
 
 def run_serve(livekit: LiveKitSettings, *, host: str, port: int, allow_origins: Sequence[str],
-              ttl: int, echo: Callable[[str], None] = print) -> None:
-    """Serve the token endpoint and the room page until Ctrl-C. Blocking."""
+              ttl: int, echo: Callable[[str], None] = print, agent_name: str = "") -> None:
+    """Serve the token endpoint and the room page until Ctrl-C. Blocking.
+
+    ``agent_name`` (``worker.agent_name``): tokens dispatch that agent to the room.
+    """
     import asyncio
 
     from .playground_server import serve_until_signal
 
-    server = TokenServer(livekit, host=host, port=port, allow_origins=allow_origins, ttl=ttl)
+    server = TokenServer(livekit, host=host, port=port, allow_origins=allow_origins, ttl=ttl,
+                         agent_name=agent_name)
 
     def ready() -> None:
         missing = server.missing()
         if missing:
             echo(f"avatarkit serve: warning: {', '.join(missing)} not set; POST /token "
                  "answers 503 until they are")
-        echo(f"avatarkit serve: open {server.url}  (tokens for one room, ttl {server.ttl} s; "
-             "Ctrl-C to stop)")
+        agent = f", dispatching agent '{agent_name}'" if agent_name else ""
+        echo(f"avatarkit serve: open {server.url}  (tokens for one room{agent}, ttl "
+             f"{server.ttl} s; Ctrl-C to stop)")
 
     asyncio.run(serve_until_signal(server.start, server.stop, ready))
     echo("avatarkit serve: stopped")

@@ -16,17 +16,26 @@
   function notice(text) { $("notice").textContent = text; }
   function setConn(text, cls) { $("conn").textContent = text; $("conn").className = "pill " + (cls || ""); }
   function setPlaceholder(text) { $("placeholder").textContent = text; $("placeholder").hidden = !text; }
-  function addLine(role, text) {
-    const li = document.createElement("li");
-    li.className = role === "you" ? "user" : "assistant";
-    const who = document.createElement("span");
-    who.className = "who";
-    who.textContent = role;
-    const body = document.createElement("span");
-    body.textContent = text;
-    li.append(who, body);
-    $("transcript").append(li);
-    state.transcript.push({ role, text });
+  // One line per transcription segment (lk.segment_id): interim and final streams of the
+  // same segment update it, and the agent's text grows as it is spoken.
+  const segments = new Map();
+  function setLine(segment, role, text) {
+    let line = segments.get(segment);
+    if (!line) {
+      const li = document.createElement("li");
+      li.className = role === "you" ? "user" : "assistant";
+      const who = document.createElement("span");
+      who.className = "who";
+      who.textContent = role;
+      const body = document.createElement("span");
+      li.append(who, body);
+      $("transcript").append(li);
+      line = { body, entry: { role, text: "" } };
+      segments.set(segment, line);
+      state.transcript.push(line.entry);
+    }
+    line.body.textContent = text;
+    line.entry.text = text;
   }
 
   const params = new URLSearchParams(location.search);
@@ -130,8 +139,21 @@
       });
     try {
       room.registerTextStreamHandler("lk.transcription", async (reader, info) => {
-        const text = await reader.readAll();
-        if (text.trim()) addLine(info.identity === room.localParticipant.identity ? "you" : "avatar", text);
+        const attrs = (reader.info && reader.info.attributes) || {};
+        const segment = attrs["lk.segment_id"] || (reader.info && reader.info.id) || Math.random();
+        const role = info.identity === room.localParticipant.identity ? "you" : "avatar";
+        let text = "";
+        try {
+          if (reader[Symbol.asyncIterator]) {
+            for await (const chunk of reader) {
+              text += chunk;
+              if (text.trim()) setLine(segment, role, text);
+            }
+          } else {
+            text = await reader.readAll();
+            if (text.trim()) setLine(segment, role, text);
+          }
+        } catch (e) { /* the stream ended early (left the room): keep what arrived */ }
       });
     } catch (e) { /* older client: no text streams */ }
     setConn("connecting...", "warn");

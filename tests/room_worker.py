@@ -1,0 +1,141 @@
+"""A real ``avatarkit run`` worker as a subprocess, registered with the test LiveKit server."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from livekit_server import LiveKitServer, free_tcp_port
+
+REGISTERED = re.compile(r"worker (AW_\w+) registered with")
+# Room tests share two cores with everything else: count sessions, not CPU, in the load;
+# built-in parts only (no third-party plugin installed on this machine).
+QUIET_ENV = {"AVATARKIT_MEASURE_CPU": "0", "HF_HUB_OFFLINE": "1", "AVATARKIT_LOAD_PLUGINS": ""}
+#: The agent name of the shared local worker: only rooms that dispatch it get it.
+LOCAL_AGENT = "ava-room"
+#: Small and still when idle (no blinks, no head motion): only speech moves the mouth, and
+#: two cores keep up with rendering and encoding.
+LOCAL_FACE_OPTS = ("width=256", "height=256", "fps=15", "motion=0", "blink=false")
+
+
+@dataclass
+class WorkerProcess:
+    """``avatarkit run ARGS`` with the server's credentials; output in ``log_path``."""
+
+    server: LiveKitServer
+    args: Sequence[str]
+    log_path: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    worker_id: str | None = None
+    health_port: int | None = None
+
+    def start(self, *, registered_within: float = 180.0, wait: bool = True) -> WorkerProcess:
+        """Start the worker and (``wait``) until it has registered with the server."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("LIVEKIT_", "AVATARKIT_"))}
+        env.update(QUIET_ENV)
+        env.update(self.server.env())
+        self.health_port = free_tcp_port()
+        env["AVATARKIT_WORKER_PORT"] = str(self.health_port)
+        env.update(self.env)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "avatarkit", "run", *self.args], env=env,
+                cwd=self.cwd or self.log_path.parent, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        if not wait:
+            return self
+        deadline = time.monotonic() + registered_within
+        while time.monotonic() < deadline:
+            match = REGISTERED.search(self.output())
+            if match:
+                self.worker_id = match.group(1)
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"avatarkit run exited with {self.proc.returncode}:\n"
+                                   f"{self.output()[-4000:]}")
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"avatarkit run did not register within {registered_within:g} s:"
+                           f"\n{self.output()[-4000:]}")
+
+    def output(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def status(self) -> dict[str, Any]:
+        """LiveKit's own view of the worker (``GET /worker`` on its health port):
+        ``active_jobs``, ``worker_load``, ``agent_name``..."""
+        url = f"http://127.0.0.1:{self.health_port}/worker"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            status = {"active_jobs": 0, "worker_load": 0.0}  # protobuf JSON omits zeros
+            status.update(json.loads(resp.read()))
+            return status
+
+    def rooms(self) -> list[str]:
+        """Rooms the server assigned to this worker (from livekit-server's own log)."""
+        rooms = []
+        for line in self.server.log_path.read_text(errors="replace").splitlines():
+            if "assigned job to worker" in line and f'"workerID": "{self.worker_id}"' in line:
+                fields = json.loads(line[line.index("{"):])
+                rooms.append(str(fields["room"]))
+        return rooms
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int | None:
+        """Signal the worker, wait for it; kill its whole process group if it hangs."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        return self.proc.returncode
+
+
+def tree_uss_mb(pid: int) -> float:
+    """Memory of ``pid`` and all its descendants that is theirs alone (USS, so the pages
+    job processes share with LiveKit's forkserver are not counted once per process), MB."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_full_info().uss
+        except psutil.NoSuchProcess:
+            continue
+    return total / 1e6
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` alone, in MB."""
+    import psutil
+
+    return float(psutil.Process(pid).memory_info().rss) / 1e6
