@@ -179,17 +179,19 @@ class Composer:
             log.warning("no audio-only fallback on the %s transport", transport.name,
                         exc_info=True)
             output = None
-        session.output.audio = output
+        set_audio_tail(session, output)
         await _close_quietly(f"face '{face.name}'", face.aclose())
 
     async def _start_face_chain(
         self, session: Any, transport: Transport, started: list[Face], report: SessionReport
     ) -> Face:
         timeout = self.plan.config.face.join_timeout
+        loop = asyncio.get_running_loop()
         for spec in self.plan.faces:
             face = spec.create()
-            previous_output = session.output.audio
+            previous_output = audio_tail(session)
             t0 = time.perf_counter()
+            face.join_deadline = loop.time() + timeout
             started.append(face)
             try:
                 await asyncio.wait_for(face.start(session, transport), timeout)
@@ -201,7 +203,7 @@ class Composer:
                 log.warning("face '%s' failed (%s); trying the next face", face.name, error)
                 started.remove(face)
                 await _close_quietly(f"face '{face.name}'", face.aclose())
-                session.output.audio = previous_output
+                set_audio_tail(session, previous_output)
                 continue
             report.attempts.append(FaceAttempt(face.name, True, time.perf_counter() - t0))
             report.face = face.name
@@ -210,6 +212,28 @@ class Composer:
             "no face of the chain could start, not even audio-only",
             hint="check the warnings above; `avatarkit doctor` checks each part",
         )
+
+
+def audio_tail(session: Any) -> Any:
+    """The sink at the bottom of ``session``'s audio chain (below transcript sync etc.)."""
+    sink = session.output.audio
+    while sink is not None and sink.next_in_chain is not None:
+        sink = sink.next_in_chain
+    return sink
+
+
+def set_audio_tail(session: Any, sink: Any) -> None:
+    """Route agent audio to ``sink``, keeping the chain's wrappers (transcript sync, recorder).
+
+    ``None`` (no sink: before the session started, or no fallback) only detaches a bare
+    sink; a chain with wrappers is left alone rather than dropping them.
+    """
+    if sink is not None:
+        session.output.replace_audio_tail(sink)
+    elif session.output.audio is not None and session.output.audio.next_in_chain is None:
+        session.output.audio = None
+    elif session.output.audio is not None:
+        log.warning("no audio sink to route the agent's voice to; keeping the current one")
 
 
 async def _close_quietly(what: str, awaitable: Any) -> None:
