@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
 import warnings
@@ -75,13 +76,13 @@ async def entrypoint(ctx: JobContext) -> None:
 
     await ctx.connect()
     report = await composer().run(RoomTransport(ctx))
-    log.info("session ended: face=%s fallbacks=%s turns=%d", report.face,
-             report.fallbacks_used, len(report.turns))
+    log.info("session ended: %s", report.summary())
 
 
 def build_server(config: AvatarkitConfig) -> AgentServer:
     """An ``AgentServer`` for ``config`` whose load reflects face rendering cost."""
     from livekit.agents import AgentServer
+    from livekit.agents.worker import ServerEnvOption
 
     from .composer import make_plan
 
@@ -98,12 +99,17 @@ def build_server(config: AvatarkitConfig) -> AgentServer:
         )
 
     server = AgentServer(
-        load_threshold=config.worker.load_threshold,
+        # dev mode never reports "full" (LiveKit's own dev default): a busy laptop still
+        # gets its test rooms; production uses the configured threshold
+        load_threshold=ServerEnvOption(dev_default=math.inf,
+                                       prod_default=config.worker.load_threshold),
         port=config.worker.port,
         setup_fnc=prewarm,
         load_fnc=load,
     )
     server.rtc_session(entrypoint, agent_name=config.worker.agent_name)
+    server.on("worker_registered", lambda worker_id, _info: log.info(
+        "worker %s registered (agent_name=%r)", worker_id, config.worker.agent_name))
     return server
 
 
