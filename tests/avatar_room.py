@@ -117,6 +117,7 @@ class User:
         self.room = rtc.Room()
         self.received: dict[str, Received] = {}
         self.transcripts: list[tuple[float, str, str]] = []  # (time, sender, text)
+        self.transcript_chunks: list[tuple[str, list[float]]] = []  # text, chunk arrivals
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pending = np.zeros(0, dtype=np.int16)
         self._source = rtc.AudioSource(MIC_RATE, 1)
@@ -175,8 +176,12 @@ class User:
 
     def _on_transcript(self, reader: rtc.TextStreamReader, sender: str) -> None:
         async def read() -> None:
-            text = await reader.read_all()
+            text, times = "", []
+            async for chunk in reader:
+                text += chunk
+                times.append(time.monotonic())
             self.transcripts.append((time.monotonic(), sender, text))
+            self.transcript_chunks.append((text, times))
 
         self._spawn(read())
 

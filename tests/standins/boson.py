@@ -24,6 +24,7 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,17 +66,26 @@ class BosonStandin(StandinServer):
     """Records every call. ``api_url`` is what ``BOSON_AVATAR_API_URL`` should be.
 
     ``refuse_status`` answers every start with that error status (nothing is created);
-    ``workdir`` set means each session launches a real avatar worker into the room.
+    ``workdir`` set means each session launches a real avatar worker into the room;
+    ``linger`` keeps that worker in the room after the session is stopped (a provider that
+    is slow to leave), so only the caller's own removal of the participant clears the room;
+    ``create_delay`` answers a start that late (the session exists, and is billed, already);
+    ``on_created(session)`` runs once a session exists, before the answer (tests use it to
+    join an avatar of their own).
     """
 
     def __init__(self, *, api_key: str = "boson-test-key", avatar_id: str = "av-test",
                  refuse_status: int | None = None, workdir: Path | None = None,
+                 linger: bool = False, create_delay: float = 0.0,
                  worker_env: dict[str, str] | None = None) -> None:
         super().__init__()
         self.api_key = api_key
         self.avatar_id = avatar_id
         self.refuse_status = refuse_status
         self.workdir = workdir
+        self.linger = linger
+        self.create_delay = create_delay
+        self.on_created: Callable[[BosonSession], Awaitable[None]] | None = None
         self.worker_env = dict(worker_env or {})
         self.sessions: dict[str, BosonSession] = {}
         self._by_key: dict[str, str] = {}
@@ -164,6 +174,10 @@ class BosonStandin(StandinServer):
         self._by_key[key] = sess.id
         if self.workdir is not None:
             await self._launch_worker(sess)
+        if self.on_created is not None:
+            await self.on_created(sess)
+        if self.create_delay:
+            await asyncio.sleep(self.create_delay)
         return web.json_response(self._body(sess), status=201)
 
     async def _delete(self, request: web.Request) -> web.Response:
@@ -174,7 +188,8 @@ class BosonStandin(StandinServer):
         if sess is None:
             return self._error(404, "no such session", "not_found_error")
         sess.state = "terminated"
-        await self._stop_worker(sess)
+        if not self.linger:
+            await self._stop_worker(sess)
         return web.json_response({"id": sess.id, "object": SESSION_OBJECT,
                                   "status": "terminated"})
 

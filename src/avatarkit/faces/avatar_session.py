@@ -148,7 +148,7 @@ class AvatarSessionFace(Face):
             await self._race_errors(self.avatar.wait_for_join(timeout=timeout))
         except asyncio.TimeoutError as exc:
             raise FaceStartError(
-                f"{self.name} avatar did not join the room within {timeout:g} s") from exc
+                f"{self.name} avatar did not join the room within {timeout:.1f} s") from exc
         except FaceStartError:
             raise
         except Exception as exc:
@@ -228,8 +228,9 @@ class AvatarSessionFace(Face):
 
     def _watch_room(self, room: Any) -> None:
         def on_left(participant: Any) -> None:
-            if participant.identity == self.avatar_identity:
-                self._fail(RuntimeError(f"the {self.provider} avatar left the room"))
+            if participant.identity == self.avatar_identity:  # says more than "unpublished"
+                self._fail(RuntimeError(f"the {self.provider} avatar left the room"),
+                           override=True)
 
         def on_unpublished(publication: Any, participant: Any) -> None:
             from livekit import rtc
@@ -251,8 +252,8 @@ class AvatarSessionFace(Face):
             room.on(event, handler)
             self._listeners.append((event, handler))
 
-    def _fail(self, error: BaseException) -> None:
-        if self._failure is None and self.join_seconds is not None:
+    def _fail(self, error: BaseException, *, override: bool = False) -> None:
+        if (self._failure is None or override) and self.join_seconds is not None:
             self._failure = error
 
     async def _watch_video(self, room: Any) -> None:
@@ -287,6 +288,7 @@ class AvatarSessionFace(Face):
             await asyncio.gather(self._stall_task, return_exceptions=True)
         avatar = self.avatar
         if avatar is not None:
+            log.info("%s: ending the %s avatar session", self.name, self.provider)
             await self._finish_start()
             await self.step("end the provider session", self.end_session(avatar))
             await self.step("close the provider plugin", avatar.aclose())
