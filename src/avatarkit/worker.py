@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .composer import Composer
 
 CONFIG_ENV = "AVATARKIT_RUN_CONFIG"
+PREWARM_TIMEOUT = 60.0  # seconds a job process may take to prewarm
 log = logging.getLogger("avatarkit.worker")
 _composer: Composer | None = None
 
@@ -105,6 +106,9 @@ def build_server(config: AvatarkitConfig) -> AgentServer:
                                        prod_default=config.worker.load_threshold),
         port=config.worker.port,
         setup_fnc=prewarm,
+        # prewarm loads the brain's models (local: VAD, whisper, Piper: 5-7 s on a busy 2-core
+        # machine, measured); LiveKit's 10 s default killed job processes mid-load
+        initialize_process_timeout=PREWARM_TIMEOUT,
         load_fnc=load,
     )
     server.rtc_session(entrypoint, agent_name=config.worker.agent_name)
