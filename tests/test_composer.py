@@ -239,6 +239,32 @@ async def test_a_face_that_dies_mid_session_is_closed_and_audio_goes_on(faces) -
     assert len(transport.outputs) == 2 and outputs_at_end[0] is transport.outputs[1]
 
 
+async def test_audio_sinks_are_swapped_below_the_wrappers() -> None:
+    """In a room RoomIO wraps the face's sink (transcript sync): a swap keeps the wrapper."""
+    from livekit.agents import AgentSession
+    from livekit.agents.voice.transcription import TranscriptSynchronizer
+
+    from avatarkit.composer import audio_tail, set_audio_tail
+
+    transport = SilentTransport()
+    face_sink, fallback = transport.audio_output(), transport.audio_output()
+    session: Any = AgentSession()
+    set_audio_tail(session, face_sink)  # a face, before the session starts: just the sink
+    assert session.output.audio is face_sink and audio_tail(session) is face_sink
+    set_audio_tail(session, None)  # the chain fallback undoes it: no sink, RoomIO's turn
+    assert session.output.audio is None
+
+    set_audio_tail(session, face_sink)
+    sync = TranscriptSynchronizer(next_in_chain_audio=face_sink, next_in_chain_text=None)
+    session.output.audio = sync.audio_output  # what RoomIO does at session.start()
+    set_audio_tail(session, fallback)  # the face died: audio only
+    assert session.output.audio is sync.audio_output  # the synchroniser stays
+    assert audio_tail(session) is fallback
+    set_audio_tail(session, None)  # nothing to fall back to: keep the chain, not drop it
+    assert session.output.audio is sync.audio_output and audio_tail(session) is fallback
+    await sync.aclose()
+
+
 def test_missing_credentials_anywhere_in_the_chain_fail_before_connecting(faces) -> None:
     cfg = load_config(brain="offline-test", face="good", fallback=["heygen"], environ={})
     with pytest.raises(MissingCredentialsError, match="LIVEAVATAR_API_KEY"):

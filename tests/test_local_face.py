@@ -102,7 +102,9 @@ class RoomTransport(Transport):
 
 
 def session() -> Any:
-    return SimpleNamespace(output=SimpleNamespace(audio=None))
+    from livekit.agents import AgentSession
+
+    return AgentSession()  # not started: faces install their sink before session.start()
 
 
 def voice(seconds: float) -> np.ndarray:

@@ -184,17 +184,19 @@ class Composer:
             log.warning("no audio-only fallback on the %s transport", transport.name,
                         exc_info=True)
             output = None
-        replace_audio_output(session, output, face.name)
+        set_audio_tail(session, output, face.name)
         await _close_quietly(f"face '{face.name}'", face.aclose())
 
     async def _start_face_chain(
         self, session: Any, transport: Transport, started: list[Face], report: SessionReport
     ) -> Face:
         timeout = self.plan.config.face.join_timeout
+        loop = asyncio.get_running_loop()
         for spec in self.plan.faces:
             face = spec.create()
-            previous_output = session.output.audio
+            previous_output = audio_tail(session)
             t0 = time.perf_counter()
+            face.join_deadline = loop.time() + timeout
             started.append(face)
             try:
                 await asyncio.wait_for(face.start(session, transport), timeout)
@@ -206,7 +208,7 @@ class Composer:
                 log.warning("face '%s' failed (%s); trying the next face", face.name, error)
                 started.remove(face)
                 await _close_quietly(f"face '{face.name}'", face.aclose())
-                replace_audio_output(session, previous_output, face.name)
+                set_audio_tail(session, previous_output, face.name)
                 continue
             report.attempts.append(FaceAttempt(face.name, True, time.perf_counter() - t0))
             report.face = face.name
@@ -217,22 +219,37 @@ class Composer:
         )
 
 
-def replace_audio_output(session: Any, audio: Any, face_name: str) -> None:
-    """Make ``audio`` the session's audio output again after face ``face_name`` failed.
+def audio_tail(session: Any) -> Any:
+    """The sink at the bottom of ``session``'s audio chain (below transcript sync etc.)."""
+    sink = session.output.audio
+    while sink is not None and getattr(sink, "next_in_chain", None) is not None:
+        sink = sink.next_in_chain
+    return sink
 
-    The failed face may have left anything there (a half-built output, an object that is
-    not an output at all); detaching it must not stop the chain from going on.
+
+def set_audio_tail(session: Any, sink: Any, face_name: str = "") -> None:
+    """Route agent audio to ``sink``, keeping the chain's wrappers (transcript sync, recorder).
+
+    ``None`` (no sink: before the session started, or no fallback) only detaches a bare
+    sink; a chain with wrappers is left alone rather than dropping them. Whatever a failed
+    face ``face_name`` left as the output (a half-built sink, an object that is not a sink at
+    all), the chain goes on: an output that cannot be detached is dropped.
     """
     output = session.output
-    if output.audio is audio:
-        return
     try:
-        output.audio = audio
+        if sink is not None:
+            output.replace_audio_tail(sink)
+        elif output.audio is not None and getattr(output.audio, "next_in_chain", None) is None:
+            output.audio = None
+        elif output.audio is not None:
+            log.warning("no audio sink to route the agent's voice to; keeping the current one")
     except Exception as exc:  # noqa: BLE001 - whatever the face left, the chain goes on
+        from .lk_private import forget_audio_output
+
         log.warning("face '%s' left an audio output that could not be detached (%s); "
                     "dropping it", face_name, describe(exc))
-        output._audio_sink = None  # livekit's AgentOutput: forget it without detaching it
-        output.audio = audio
+        forget_audio_output(output)
+        output.audio = sink
 
 
 async def _close_quietly(what: str, awaitable: Any) -> None:

@@ -29,6 +29,18 @@ class Face(Part, ABC):
     load_cost: ClassVar[float] = 0.02
     emotions: ClassVar[tuple[str, ...]] = ()
     supports_background: ClassVar[bool] = False
+    join_deadline: float | None = None
+    """Event-loop time by which ``start`` must have returned (set by the composer)."""
+
+    def join_time_left(self, default: float, *, margin: float = 0.0) -> float:
+        """Seconds ``start`` may still wait: ``default``, capped by :attr:`join_deadline`
+        less ``margin`` (time kept for the face to report and clean up)."""
+        if self.join_deadline is None:
+            return default
+        import asyncio
+
+        left = self.join_deadline - asyncio.get_running_loop().time() - margin
+        return max(0.0, min(default, left))
 
     @abstractmethod
     async def start(self, session: Any, transport: Transport) -> None:

@@ -63,6 +63,13 @@ class SessionReport:
 
         return asdict(self)
 
+    def summary(self) -> str:
+        """One line: the face, each face attempt (time, error) and the number of turns."""
+        attempts = "; ".join(
+            f"{a.name} {'ok' if a.ok else 'failed'} in {a.seconds:.2f} s"
+            + (f" ({a.error})" if a.error else "") for a in self.attempts)
+        return f"face={self.face} turns={len(self.turns)} attempts: {attempts or 'none'}"
+
 
 class TurnCollector:
     """Builds :class:`TurnRecord` s from ``AgentSession`` events."""

@@ -1,6 +1,7 @@
 """Stand-in for the OpenAI API as livekit-plugins-openai 1.8 calls it (through the ``openai``
 client, and aiohttp for Realtime):
 
+- ``GET /v1/models`` -> ``{"object": "list", "data": [{"id", "object": "model"}]}``
 - ``POST /v1/audio/transcriptions`` (multipart: ``file`` wav, ``model``, ``language``,
   ``response_format``) -> ``{"text": ...}``
 - ``POST /v1/chat/completions`` with ``stream: true`` -> SSE ``chat.completion.chunk``s,
@@ -40,6 +41,7 @@ class OpenAIStandin(StandinServer):
         self.realtime_events: list[dict[str, Any]] = []
         self.realtime_update = asyncio.Event()
         r = self.app.router
+        r.add_get("/v1/models", self._models)
         r.add_post("/v1/audio/transcriptions", self._transcriptions)
         r.add_post("/v1/chat/completions", self._chat)
         r.add_post("/v1/audio/speech", self._speech)
@@ -56,6 +58,14 @@ class OpenAIStandin(StandinServer):
         return web.json_response({"error": {"message": "Incorrect API key provided",
                                             "type": "invalid_request_error",
                                             "code": "invalid_api_key"}}, status=401)
+
+    async def _models(self, request: web.Request) -> web.Response:
+        await self.record(request)
+        if not self._authorized(request):
+            return self._unauthorized()
+        return web.json_response({"object": "list", "data": [
+            {"id": model, "object": "model", "created": 0, "owned_by": "standin"}
+            for model in ("smollm2", "gpt-4o-mini")]})
 
     async def _transcriptions(self, request: web.Request) -> web.Response:
         fields: dict[str, Any] = {}

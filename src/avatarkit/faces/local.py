@@ -1,7 +1,7 @@
 """The ``local`` face: the built-in talking-portrait renderer, self-hosted on the worker.
 
 In a LiveKit room it is LiveKit's own pattern: agent audio goes to a ``QueueAudioOutput``
-(``session.output.audio``; ours, ``FaceAudioOutput``, can also pause) read by an
+(ours, ``FaceAudioOutput``, can also pause; installed with ``replace_audio_tail``) read by an
 ``AvatarRunner`` that drives our ``PortraitVideoGenerator`` and publishes synchronised audio
 + video tracks from the agent's participant. Without a room (file / playground transports)
 a :class:`~avatarkit.render.offroom_runner.SinkAvatarRunner` does the same into the
@@ -243,7 +243,7 @@ class LocalFace(Face):
             token = o.control_token.get_secret_value() if o.control_token else None
             self.control = ControlServer(self, port=o.control_port, token=token)
             await self.control.start()
-        session.output.audio = self._queue
+        session.output.replace_audio_tail(self._queue)
 
     def failure(self) -> BaseException | None:
         return self.error

@@ -23,7 +23,7 @@ class NoneFace(Face):
         output = transport.audio_output()
         if output is None:
             raise FaceStartError(f"the {transport.name} transport has no audio output")
-        session.output.audio = output
+        session.output.replace_audio_tail(output)
 
     async def aclose(self) -> None:
         return None

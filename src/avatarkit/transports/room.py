@@ -20,23 +20,21 @@ class RoomTransport(Transport):
     def __init__(self, ctx: JobContext) -> None:
         self._ctx = ctx
         self._fallback: Any = None
+        self._fallback_start: asyncio.Task[None] | None = None
 
     async def fallback_audio_output(self) -> Any:
         """Publish the agent's own audio track again (RoomIO's was replaced by the face's)."""
-        from livekit import rtc
-        from livekit.agents.voice.room_io._output import _ParticipantAudioOutput
+        from ..lk_private import participant_audio_output
 
         if self._fallback is None:
-            output = _ParticipantAudioOutput(
-                self._ctx.room, sample_rate=24000, num_channels=1,
-                track_publish_options=rtc.TrackPublishOptions(
-                    source=rtc.TrackSource.SOURCE_MICROPHONE),
-                track_name="avatarkit_audio")
-            await output.start()
-            self._fallback = output
+            self._fallback, self._fallback_start = participant_audio_output(self._ctx.room)
         return self._fallback
 
     async def aclose(self) -> None:
+        if self._fallback_start is not None:
+            self._fallback_start.cancel()
+            await asyncio.gather(self._fallback_start, return_exceptions=True)
+            self._fallback_start = None
         if self._fallback is not None:
             await self._fallback.aclose()
             self._fallback = None

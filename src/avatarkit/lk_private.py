@@ -1,0 +1,45 @@
+"""The one place avatarkit uses a private livekit-agents API (1.8.9), and why.
+
+``participant_audio_output``: when a cloud avatar dies mid-session the agent's voice must go
+back to the room as the agent's own audio track. livekit-agents 1.8.9 has no public sink for
+that: RoomIO builds ``_ParticipantAudioOutput`` only at ``session.start()``, and when a face's
+sink was installed first it builds none. Upstream: livekit/agents #7276 (avatar failure
+leaves the agent on a dead sink), PR #7282 (restore the previous route; adds
+``_attach_audio_output``, not in 1.8.9), agents-js #2040 (the same in JS). Drop this module
+when a public room audio sink exists.
+
+``forget_audio_output``: a failed third-party face may leave an object as
+``session.output.audio`` that cannot be detached (the public setter calls its
+``on_detached()``); the chain must still go on to the next face. 1.8.9 has no public way to
+drop a sink without detaching it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+
+def participant_audio_output(
+    room: Any, *, sample_rate: int = 24000, num_channels: int = 1,
+    track_name: str = "avatarkit_audio",
+) -> tuple[Any, asyncio.Task[None]]:
+    """An ``io.AudioOutput`` publishing the agent's audio as its own microphone track.
+
+    Publishing runs in the returned task (it waits for a subscriber; frames captured before
+    wait too), so the caller can install the sink at once. Close with ``aclose()``.
+    """
+    from livekit import rtc
+    from livekit.agents.voice.room_io import _ParticipantAudioOutput
+
+    output = _ParticipantAudioOutput(
+        room, sample_rate=sample_rate, num_channels=num_channels,
+        track_publish_options=rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE),
+        track_name=track_name,
+    )
+    return output, asyncio.ensure_future(output.start())
+
+
+def forget_audio_output(output: Any) -> None:
+    """Drop ``output``'s (an ``AgentOutput``) audio sink without calling its ``on_detached``."""
+    output._audio_sink = None
