@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 from livekit import rtc
 
+from room_worker import REGISTERED
+
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION_WAV = ROOT / "src" / "avatarkit" / "assets" / "question.wav"
 MIC_RATE = 16000
@@ -63,7 +65,7 @@ class Worker:
                  str(self.config_path)], cwd=self.workdir, env=self.env,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
-        await wait_until(lambda: " registered (agent_name=" in self.log() or self._exited(),
+        await wait_until(lambda: REGISTERED.search(self.log()) or self._exited(),
                          timeout, "the worker to register")
         assert not self._exited(), f"worker exited:\n{self.log()[-3000:]}"
         return self

@@ -127,7 +127,11 @@ class LiveKitSettings(_Strict):
     def _check_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        check_url(value, ("wss", "ws", "https", "http"))
+        try:
+            check_url(value, ("wss", "ws", "https", "http"))
+        except ValueError as exc:
+            raise ValueError(f"{exc}; e.g. ws://localhost:7880 or wss://<project>.livekit.cloud "
+                             "(set by LIVEKIT_URL or [livekit] url)") from None
         if redact_url(value) != value:
             raise ValueError("must not contain a user name or password (LiveKit "
                              "authenticates with LIVEKIT_API_KEY and LIVEKIT_API_SECRET)")
