@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -145,6 +146,10 @@ class _Live:
     began: float = field(default_factory=time.monotonic)
 
 
+def _plain(value: Any) -> Any:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
 def agent_idle(session: Any) -> bool:
     """Whether no reply is playing: nothing captured by the audio chain is left unplayed.
 
@@ -213,11 +218,20 @@ class AvatarSessionFace(Face):
 
     def build_avatar(self, identity: str | None = None) -> Any:
         """Build the plugin's ``AvatarSession`` (``identity``: the avatar's participant)."""
-        kwargs = {key: value.get_secret_value() if isinstance(value, SecretStr) else value
-                  for key, value in self.plugin_kwargs().items() if value is not None}
+        kwargs = {key: _plain(value) for key, value in self.plugin_kwargs().items()
+                  if value is not None}
+        if isinstance(kwargs.get("api_url"), str):
+            kwargs["api_url"] = kwargs["api_url"].rstrip("/")
         if identity is not None:
             kwargs["avatar_participant_identity"] = identity
         return importlib.import_module(self.plugin_module).AvatarSession(**kwargs)
+
+    def option_or_env(self, name: str) -> Any:
+        """Option ``name`` (a secret unwrapped), else the env var it falls back to."""
+        value = _plain(getattr(self.options, name))
+        if value is None and name in self.required:
+            value = os.environ.get(self.required[name]) or None
+        return value
 
     async def start_avatar(self, session: Any, room: Any, avatar: Any) -> Any:
         """Start the plugin's session (override to pass extra arguments)."""

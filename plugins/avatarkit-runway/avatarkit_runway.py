@@ -1,0 +1,50 @@
+"""The ``runway`` face: a Runway Characters avatar via ``livekit-plugins-runway``.
+
+Runway's avatar joins the room as ``runway-avatar-agent`` and takes the agent's voice
+(16 kHz) on ``lk.audio_stream``. Runway cuts sessions at about 300 s whatever
+``max_duration`` says (livekit/agents #6427, #6703): avatarkit rotates to a fresh session
+before that, between replies. The plugin ends each session itself: an ``END_CALL`` data
+message to the avatar, or ``DELETE /v1/realtime_sessions/{id}`` once the room is gone.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field, SecretStr
+
+from avatarkit import hookimpl
+from avatarkit.faces.avatar_session import AvatarSessionFace, AvatarSessionOptions
+from avatarkit.part import HttpUrl
+
+HARD_CAP_S = 300  # observed: sessions end at ~300 s even with maxDuration=1800
+
+
+class RunwayFace(AvatarSessionFace):
+    """Runway Characters realtime avatar (joins the LiveKit room)."""
+
+    name: ClassVar[str] = "runway"
+    summary: ClassVar[str] = "Runway Characters cloud avatar (joins the LiveKit room)."
+    provider: ClassVar[str] = "Runway"
+    plugin_module: ClassVar[str] = "livekit.plugins.runway"
+    required: ClassVar[dict[str, str]] = {"api_key": "RUNWAYML_API_SECRET"}
+    plugin_stops_session: ClassVar[bool] = True
+    stop_call: ClassVar[str] = ("END_CALL data message, else DELETE /v1/realtime_sessions/{id} "
+                                "(the plugin's)")
+    max_session_s: ClassVar[float | None] = HARD_CAP_S
+    duration_option: ClassVar[str | None] = "max_duration"
+
+    class Options(AvatarSessionOptions):
+        exactly_one: ClassVar[tuple[str, ...]] = ("avatar_id", "preset_id")
+
+        avatar_id: str | None = Field(default=None, description="A custom avatar.")
+        preset_id: str | None = Field(default=None, description="Or a Runway preset.")
+        max_duration: int | None = Field(default=None, gt=0,
+                                         description="Runway ends the session after this.")
+        api_url: HttpUrl | None = Field(default=None, description="Else RUNWAYML_BASE_URL.")
+        api_key: SecretStr | None = Field(default=None, description="Else RUNWAYML_API_SECRET.")
+
+
+@hookimpl
+def register_faces(register: Any) -> None:
+    register(RunwayFace)
