@@ -29,6 +29,7 @@ import pluggy
 
 from . import hookspecs
 from .brain import Brain
+from .catalog import PROVIDER_FACES, install_line
 from .errors import DuplicatePartError, PluginLoadError, UnknownPartError, clip, describe
 from .face import Face
 from .part import Part
@@ -233,6 +234,10 @@ class Registry:
             raise self._duplicate_error(kind, name)
         if name in table:
             return table[name].cls
+        if kind == "face" and name in PROVIDER_FACES:
+            raise UnknownPartError(
+                f"face '{name}' is not installed: {install_line(name)}",
+                hint="`avatarkit plugins --available` lists every provider face to install")
         known = sorted(table)
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
         suggestion = f"did you mean '{close[0]}'? " if close else ""
