@@ -4,7 +4,9 @@ Runway's avatar joins the room as ``runway-avatar-agent`` and takes the agent's 
 (16 kHz) on ``lk.audio_stream``. Runway cuts sessions at about 300 s whatever
 ``max_duration`` says (livekit/agents #6427, #6703): avatarkit rotates to a fresh session
 before that, between replies. The plugin ends each session itself: an ``END_CALL`` data
-message to the avatar, or ``DELETE /v1/realtime_sessions/{id}`` once the room is gone.
+message to the avatar, or ``DELETE /v1/realtime_sessions/{id}`` once the room is gone. An
+``END_CALL`` to an avatar that never joined reaches no one: then avatarkit sends the
+``DELETE`` (the plugin's call) itself.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ class RunwayFace(AvatarSessionFace):
     plugin_module: ClassVar[str] = "livekit.plugins.runway"
     required: ClassVar[dict[str, str]] = {"api_key": "RUNWAYML_API_SECRET"}
     plugin_stops_session: ClassVar[bool] = True
-    stop_call: ClassVar[str] = ("END_CALL data message, else DELETE /v1/realtime_sessions/{id} "
-                                "(the plugin's)")
+    stop_call: ClassVar[str] = ("END_CALL data message, else (room gone, or the avatar never "
+                                "joined) DELETE /v1/realtime_sessions/{id} (the plugin's)")
     max_session_s: ClassVar[float | None] = HARD_CAP_S
     duration_option: ClassVar[str | None] = "max_duration"
 
@@ -43,6 +45,10 @@ class RunwayFace(AvatarSessionFace):
                                          description="Runway ends the session after this.")
         api_url: HttpUrl | None = Field(default=None, description="Else RUNWAYML_BASE_URL.")
         api_key: SecretStr | None = Field(default=None, description="Else RUNWAYML_API_SECRET.")
+
+    async def end_session(self, avatar: Any) -> None:
+        if avatar.avatar_identity not in self.room.remote_participants:
+            await avatar._cancel_runway_realtime_session()
 
 
 @hookimpl

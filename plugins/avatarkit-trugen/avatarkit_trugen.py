@@ -1,6 +1,6 @@
 """The ``trugen`` face: a TruGen avatar via ``livekit-plugins-trugen``.
 
-The avatar joins the room as ``trugen-avatar-agent`` and takes the agent's voice on
+The avatar joins the room as ``trugen-avatar`` and takes the agent's voice on
 ``lk.audio_stream`` at the TTS's own rate. TruGen's API (``https://api.trugen.ai``, fixed in
 the plugin) has no session end call: avatarkit removes the avatar participant on every exit
 path.

@@ -54,6 +54,7 @@ STALL_POLL = 1.0  # seconds between video statistics checks
 IDLE_POLL = 0.02  # seconds between checks that the agent is idle (a swap waits for it)
 SWAP_MARGIN = 2.0  # seconds before the cap when a swap no longer waits for a pause
 RETRY_ROTATION = 5.0  # seconds before another try when a fresh session failed to start
+LATE_JOIN_S = 60.0  # seconds an ended session's avatar is still removed if it joins late
 
 
 class AvatarSessionOptions(PartOptions):
@@ -404,6 +405,27 @@ class AvatarSessionFace(Face):
         if live.task is not None:
             for identity in identities:
                 await self.step("remove the avatar participant", self._remove(identity))
+            self._remove_late_joiners(identities)
+
+    def _remove_late_joiners(self, identities: tuple[str, ...]) -> None:
+        """A renderer the provider launched before the session ended can still join after
+        it (a start cancelled or timed out mid-create): remove it when it does."""
+        room = self.room
+        if not identities or room is None or not room.isconnected():
+            return
+
+        def on_joined(participant: Any) -> None:
+            if participant.identity in identities:
+                log.info("%s: removing %s, which joined after its session ended", self.name,
+                         participant.identity)
+                task = asyncio.ensure_future(self.step("remove a late avatar",
+                                                       self._remove(participant.identity)))
+                self._ending.add(task)
+                task.add_done_callback(self._ending.discard)
+
+        room.on("participant_connected", on_joined)
+        asyncio.get_running_loop().call_later(LATE_JOIN_S, room.off, "participant_connected",
+                                              on_joined)
 
     # -- internals: rotation ---------------------------------------------------------------
 

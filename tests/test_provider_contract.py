@@ -1,0 +1,277 @@
+"""Every provider face against its provider's wire protocol, in a real LiveKit room.
+
+One module, parametrized over the providers of ``standins.providers.SPECS``: the official
+``livekit-plugins-<provider>`` runs unmodified inside a (fake) LiveKit job whose room is a
+real connection to livekit-server; only the provider's HTTP API is a stand-in. The test
+plays the provider's renderer: it joins the room with the token the plugin sent.
+
+For each provider: the request the face sends (auth, body, the minted token), and that the
+paid session ends exactly once on a normal end, when the avatar never joins in time (and
+joins later), when the start is cancelled mid-create, and that a 4xx refusal falls through
+to the next face. SIGTERM of a real worker is in ``test_provider_leaks.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from livekit import api, rtc
+
+from avatar_room import participants, wait_until
+from avatarkit.composer import Composer, make_plan
+from avatarkit.config import load_config
+from avatarkit.errors import ConfigError, FaceStartError
+from avatarkit.registry import Registry
+from avatarkit.tokens import decode_grants
+from standins.providers import SPECS, ProviderSession, ProviderStandin, Spec
+from standins.room import RoomTransport
+from test_boson_face import Avatar
+
+pytestmark = [pytest.mark.room, pytest.mark.standin]
+
+AGENT = "agent-1"
+REMOVED = rtc.DisconnectReason.PARTICIPANT_REMOVED
+PROVIDERS = sorted(SPECS)
+
+
+@dataclasses.dataclass
+class AgentRoom:
+    room: rtc.Room
+    token: str
+    name: str
+
+
+@pytest.fixture
+async def agent(livekit_server, monkeypatch, request) -> AsyncIterator[AgentRoom]:
+    """The agent's connection to a fresh room (LIVEKIT_* point at the real server)."""
+    for var, value in livekit_server.env().items():
+        monkeypatch.setenv(var, value)
+    name = "pc-" + request.node.name[-44:].replace("_", "-").replace("[", "-").strip("]")
+    token = (api.AccessToken(livekit_server.api_key, livekit_server.api_secret)
+             .with_identity(AGENT).with_kind("agent")
+             .with_grants(api.VideoGrants(room_join=True, room=name)).to_jwt())
+    room = rtc.Room()
+    await room.connect(livekit_server.url, token)
+    try:
+        yield AgentRoom(room, token, name)
+    finally:
+        await room.disconnect()
+
+
+@contextlib.contextmanager
+def in_job(agent: AgentRoom) -> Iterator[Any]:
+    """A LiveKit job context around the agent's room, as a worker's job has (most plugins
+    need one: ``get_job_context().local_participant_identity``)."""
+    from livekit.agents.testing import fake_job_context
+
+    with fake_job_context(room=agent.room, agent_identity=AGENT) as ctx:
+        # the job's token is what names the agent (fake_job_context leaves it empty)
+        ctx._info = dataclasses.replace(ctx._info, token=agent.token)
+        yield ctx
+
+
+@contextlib.asynccontextmanager
+async def provider(face: str, monkeypatch: pytest.MonkeyPatch, **kwargs: Any
+                   ) -> AsyncIterator[ProviderStandin]:
+    from livekit.agents.utils import http_context
+
+    spec = SPECS[face]
+    async with ProviderStandin(spec, **kwargs) as standin, http_context.open():
+        if spec.hardcoded_url is not None:  # the plugin has no URL option: point it here
+            module, attribute, suffix = spec.hardcoded_url
+            monkeypatch.setattr(module + "." + attribute, standin.url + suffix)
+        yield standin
+
+
+class Renderer:
+    """The provider's renderer, played by the test: joins with the tokens the plugin sent,
+    publishes video as the avatar, and reports how its session ended."""
+
+    def __init__(self, url: str, delay: float = 0.0) -> None:
+        self.url, self.delay = url, delay
+        self.avatars: list[Avatar] = []
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def attach(self, standin: ProviderStandin) -> Renderer:
+        async def created(sess: ProviderSession) -> None:
+            if self.delay:  # a renderer that joins late (after the face gave up)
+                self.tasks.append(asyncio.ensure_future(self._join_later(sess)))
+            else:
+                await self.join(sess)
+
+        standin.on_created = created
+        return self
+
+    async def _join_later(self, sess: ProviderSession) -> None:
+        await asyncio.sleep(self.delay)
+        await self.join(sess)
+
+    async def join(self, sess: ProviderSession) -> None:
+        avatar = Avatar()
+        self._report(avatar.room, sess)
+        self.avatars.append(await avatar.join(self.url, sess.token))
+        for token in sess.join.extra.values():  # avatartalk's listener: no video
+            listener = rtc.Room()
+            self._report(listener, sess)
+            await listener.connect(self.url, token, rtc.RoomOptions(auto_subscribe=False))
+            extra = Avatar()
+            extra.room = listener
+            self.avatars.append(extra)
+
+    @staticmethod
+    def _report(room: rtc.Room, sess: ProviderSession) -> None:
+        def on_disconnected(reason: Any) -> None:
+            if reason == REMOVED:
+                sess.removed += 1
+
+        def on_data(packet: rtc.DataPacket) -> None:
+            if b"END_CALL" in packet.data:  # Runway's end of session
+                sess.ended_by_data += 1
+
+        room.on("disconnected", on_disconnected)
+        room.on("data_received", on_data)
+
+    async def leave(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for avatar in self.avatars:
+            await avatar.leave()
+
+
+def make_face(spec: Spec, standin: ProviderStandin, **options: Any) -> Any:
+    cls = Registry.load(environ={}).face(spec.face)
+    return cls({**standin.options(), "join_timeout": 20, "video_stall_timeout": None,
+                **options})
+
+
+def ended_once(spec: Spec, sess: ProviderSession) -> None:
+    """The session was ended exactly once, the provider's way."""
+    if spec.stop is not None and spec.face != "runway":
+        assert sess.stops == 1, (sess.stops, sess.removed)
+    elif spec.face == "runway":  # END_CALL to an avatar in the room, else DELETE
+        assert sess.stops + sess.ended_by_data == 1, (sess.stops, sess.ended_by_data)
+    else:
+        assert sess.removed >= 1 and sess.ended == sess.removed, sess
+
+
+async def gone(livekit_server: Any, room: str, spec: Spec) -> None:
+    identities = {spec.identity, "listener"}
+    for _ in range(100):
+        if not identities & set(await participants(livekit_server, room)):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"avatar still in {room}: {await participants(livekit_server, room)}")
+
+
+@pytest.mark.parametrize("face", PROVIDERS)
+async def test_standin_contract_request_and_end_once(livekit_server, agent, monkeypatch,
+                                                     face) -> None:
+    from livekit.agents import AgentSession
+
+    spec = SPECS[face]
+    async with provider(face, monkeypatch) as standin:
+        renderer = Renderer(livekit_server.url).attach(standin)
+        face_ = make_face(spec, standin)
+        session: AgentSession[Any] = AgentSession()
+        with in_job(agent):
+            await face_.start(session, RoomTransport(agent.room))
+            assert face_.failure() is None and face_.avatar_identity == spec.identity
+            assert type(session.output.audio).__name__.endswith("AudioOutput")
+            sess = standin.only_session()
+            # the token the plugin minted: this room only, as the avatar, for the agent
+            claims = decode_grants(sess.token, livekit_server.api_secret)
+            assert claims["sub"] == spec.identity and claims["video"]["room"] == agent.name
+            assert claims["attributes"]["lk.publish_on_behalf"] == AGENT
+            assert sess.join.url == livekit_server.url
+            assert len(standin.start_calls()) == 1
+            await asyncio.gather(face_.aclose(), face_.aclose())
+            await face_.aclose()
+            await gone(livekit_server, agent.name, spec)
+            await asyncio.sleep(0.3)  # a second end would have arrived by now
+            ended_once(spec, sess)
+        await renderer.leave()
+
+
+@pytest.mark.parametrize("face", PROVIDERS)
+async def test_standin_contract_never_joins_in_time_ended_once(livekit_server, agent,
+                                                                monkeypatch, face) -> None:
+    """The renderer only joins after the face gave up: the session still ends, once, and
+    the late avatar is removed."""
+    from livekit.agents import AgentSession
+
+    spec = SPECS[face]
+    async with provider(face, monkeypatch) as standin:
+        renderer = Renderer(livekit_server.url, delay=2.0).attach(standin)
+        face_ = make_face(spec, standin, join_timeout=1)
+        with in_job(agent):
+            with pytest.raises(FaceStartError, match="did not join"):
+                await face_.start(AgentSession(), RoomTransport(agent.room))
+            await face_.aclose()
+            sess = standin.only_session()
+            await wait_until(lambda: renderer.avatars and sess.removed, 30,
+                             "the late avatar to be removed")
+            await gone(livekit_server, agent.name, spec)
+            if spec.stop is not None:
+                assert sess.stops == 1, sess
+            await renderer.leave()
+
+
+@pytest.mark.parametrize("face", PROVIDERS)
+async def test_standin_contract_cancelled_mid_create_ended_once(livekit_server, agent,
+                                                                monkeypatch, face) -> None:
+    """The composer's timeout cancels the start while the provider is creating the session
+    (its renderer is already joining): what was created is still ended, once."""
+    from livekit.agents import AgentSession
+
+    spec = SPECS[face]
+    async with provider(face, monkeypatch, create_delay=1.0) as standin:
+        renderer = Renderer(livekit_server.url).attach(standin)
+        face_ = make_face(spec, standin)
+        with in_job(agent):
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(face_.start(AgentSession(),
+                                                   RoomTransport(agent.room)), 0.3)
+            await face_.aclose()
+            sess = standin.only_session()
+            await gone(livekit_server, agent.name, spec)
+            await asyncio.sleep(0.3)
+            ended_once(spec, sess)
+        await renderer.leave()
+
+
+@pytest.mark.parametrize("face", PROVIDERS)
+async def test_standin_contract_refusal_falls_through_to_the_next_face(agent, monkeypatch,
+                                                                       face) -> None:
+    spec = SPECS[face]
+    async with provider(face, monkeypatch, refuse_status=403) as standin:
+        config = load_config(
+            brain="pipeline", face=face, fallback=["none"], environ={},
+            overrides={"face": {"join_timeout": 15, "options": {face: standin.options()}},
+                       "agent": {"greeting": ""},
+                       "brain": {"options": {"pipeline": {
+                           key: "unused" for key in ("openai_api_key", "deepgram_api_key",
+                                                     "cartesia_api_key")}}}})
+        composer = Composer(make_plan(config, Registry.load(environ={})))
+        with in_job(agent):
+            report = await composer.run(RoomTransport(agent.room))
+        assert [a.name for a in report.attempts] == [face, "none"], report.attempts
+        assert not report.attempts[0].ok and report.face == "none"
+        assert standin.sessions == {} and standin.stop_calls() == []
+        assert standin.start_calls(), "the refusal came from the stand-in"
+
+
+@pytest.mark.parametrize("face", PROVIDERS)
+def test_options_validated_before_anything_connects(face) -> None:
+    cls = Registry.load(environ={}).face(face)
+    assert cls.Options.model_config.get("extra") == "forbid"
+    with pytest.raises(ConfigError, match="unknown option"):
+        cls.parse_options({"not_an_option": 1})
+    with pytest.raises(ConfigError):
+        cls.parse_options({"join_timeout": -1})
+    assert cls.env[-3:] == ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
+    assert cls.stop_call and cls.summary
