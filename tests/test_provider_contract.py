@@ -247,7 +247,6 @@ async def test_standin_contract_cancelled_mid_create_ended_once(livekit_server, 
 @pytest.mark.parametrize("face", PROVIDERS)
 async def test_standin_contract_refusal_falls_through_to_the_next_face(agent, monkeypatch,
                                                                        face) -> None:
-    spec = SPECS[face]
     async with provider(face, monkeypatch, refuse_status=403) as standin:
         config = load_config(
             brain="pipeline", face=face, fallback=["none"], environ={},
