@@ -401,15 +401,17 @@ class AvatarSessionFace(Face):
         await self._finish_start(live.task)
         await self.step("end the provider session", self.end_session(avatar))
         identities = self.participant_identities(avatar)  # before the plugin forgets its room
+        present = set(getattr(self.room, "remote_participants", {}))
         await self.step("close the provider plugin", avatar.aclose())
         if live.task is not None:
             for identity in identities:
                 await self.step("remove the avatar participant", self._remove(identity))
-            self._remove_late_joiners(identities)
+            self._remove_late_joiners(tuple(i for i in identities if i not in present))
 
     def _remove_late_joiners(self, identities: tuple[str, ...]) -> None:
         """A renderer the provider launched before the session ended can still join after
-        it (a start cancelled or timed out mid-create): remove it when it does."""
+        it (a start cancelled or timed out mid-create): remove it if it does (watched for
+        :data:`LATE_JOIN_S`)."""
         room = self.room
         if not identities or room is None or not room.isconnected():
             return
