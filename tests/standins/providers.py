@@ -20,10 +20,12 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from ._avatar import AvatarProcess, launch_avatar
 from ._server import Call, StandinServer
 
 API_KEY = "provider-test-key"
@@ -70,6 +72,12 @@ class Spec:
     stop: Route | None = None
     steps: tuple[tuple[Route, Callable[[], dict[str, Any]]], ...] = ()  # before the start
     hardcoded_url: tuple[str, str, str] | None = None  # (module, attribute, path suffix)
+    sample_rate: int = 24000  # of the agent's audio the plugin sends the avatar
+
+    @property
+    def ends_itself(self) -> bool:
+        """Whether the provider has an end call (else only losing its avatar ends it)."""
+        return self.stop is not None
 
 
 def _bearer(key: str = "Authorization") -> tuple[str, str]:
@@ -92,11 +100,13 @@ SPECS: dict[str, Spec] = {s.face: s for s in (
          lambda url: {"api_url": url, "avatar_id": "anam-avatar"}),
     Spec("bey", "bey-avatar-agent", Route("POST", "/v1/sessions", ("x-api-key", "{key}")),
          lambda b: Join(b["url"], b["token"]), ("transport", "avatar_id", "url", "token"),
-         lambda sid: {"id": sid}, lambda url: {"api_url": url, "avatar_id": "bey-avatar"}),
+         lambda sid: {"id": sid}, lambda url: {"api_url": url, "avatar_id": "bey-avatar"},
+         sample_rate=16000),
     Spec("simli", "simli-avatar-agent", Route("POST", "/integrations/livekit/agents"),
          lambda b: Join(b["livekit_url"], b["livekit_token"]),
          ("session_token", "livekit_url", "livekit_token"), lambda sid: {"session_id": sid},
          lambda url: {"api_url": url, "face_id": "simli-face", "max_session_length": 600},
+         sample_rate=16000,
          steps=((Route("POST", "/compose/token", ("x-simli-api-key", "{key}")),
                  lambda: {"session_token": "st-" + uuid.uuid4().hex}),)),
     Spec("lemonslice", "lemonslice-avatar-agent",
@@ -130,14 +140,14 @@ SPECS: dict[str, Spec] = {s.face: s for s in (
          ("model", "avatar.avatarId", "livekit.url", "livekit.token", "livekit.roomName",
           "livekit.agentIdentity"),
          lambda sid: {"id": sid}, lambda url: {"api_url": url, "avatar_id": "rw-avatar"},
-         stop=Route("DELETE", "/v1/realtime_sessions/{id}", _bearer())),
+         stop=Route("DELETE", "/v1/realtime_sessions/{id}", _bearer()), sample_rate=16000),
     Spec("protoface", "protoface-avatar-agent", Route("POST", "/v1/sessions", _bearer()),
          lambda b: Join(b["transport"]["url"], b["transport"]["worker_token"]),
          ("avatar_id", "transport.url", "transport.room_name", "transport.worker_token",
           "transport.worker_identity"),
          lambda sid: {"id": sid, "status": "active"},
          lambda url: {"api_url": url, "avatar_id": "av_test"},
-         stop=Route("POST", "/v1/sessions/{id}/end", _bearer())),
+         stop=Route("POST", "/v1/sessions/{id}/end", _bearer()), sample_rate=16000),
     Spec("trugen", "trugen-avatar", Route("POST", "/v1/sessions", ("x-api-key", "{key}")),
          lambda b: Join(b["livekit_url"], b["livekit_token"]),
          ("avatar_id", "livekit_url", "livekit_token"), lambda sid: {"session_id": sid},
@@ -154,7 +164,7 @@ SPECS: dict[str, Spec] = {s.face: s for s in (
          ("livekit_url", "avatar", "emotion", "room_name", "room_token", "listener_token",
           "agent_identity"),
          lambda sid: {"task_id": sid}, lambda url: {"api_url": url, "avatar": "japanese_man"},
-         stop=Route("DELETE", "/livekit/delete-session/{id}", _bearer())),
+         stop=Route("DELETE", "/livekit/delete-session/{id}", _bearer()), sample_rate=16000),
     Spec("synthesia", "synthesia-avatar-agent",
          Route("POST", "/api/interactive-avatars/sessions", ("Authorization", "{key}")),
          lambda b: Join(b["livekitUrl"], b["livekitToken"]),
@@ -168,22 +178,32 @@ class ProviderSession:
     """One session the stand-in created (and would bill)."""
 
     id: str
+    spec: Spec
     call: Call
     join: Join
     stops: int = 0  # calls of the provider's end route
-    removed: int = 0  # times its avatar participant was removed from the room (reported)
-    ended_by_data: int = 0  # Runway's END_CALL data message (reported by the avatar)
-    events: list[dict[str, Any]] = field(default_factory=list)  # what its avatar reported
+    removed: int = 0  # times the test's avatar was removed from the room
+    ended_by_data: int = 0  # Runway's END_CALL data message, seen by the test's avatar
+    avatar: AvatarProcess | None = None  # the avatar worker, when the stand-in launched one
     created_at: float = field(default_factory=time.monotonic)
 
     @property
     def token(self) -> str:
         return self.join.token
 
+    def reported(self, event: str, **match: Any) -> int:
+        """How often the avatar worker reported ``event`` (with these fields)."""
+        events = [] if self.avatar is None else self.avatar.events()
+        return sum(1 for e in events if e["event"] == event
+                   and all(e.get(k) == v for k, v in match.items()))
+
     @property
     def ended(self) -> int:
-        """How many times the session was ended, by any of the provider's ways."""
-        return self.stops + self.ended_by_data + (self.removed if self.stops == 0 else 0)
+        """How many times the session was ended, the provider's way: its end call (or
+        Runway's END_CALL message); for a provider with none, its avatar's removal."""
+        if self.spec.ends_itself:
+            return self.stops + self.ended_by_data + self.reported("end_call")
+        return self.removed + self.reported("disconnected", reason="PARTICIPANT_REMOVED")
 
 
 class ProviderStandin(StandinServer):
@@ -191,13 +211,16 @@ class ProviderStandin(StandinServer):
 
     ``refuse_status`` answers every start with that error (nothing created);
     ``create_delay`` answers a start that late (the session exists, billed, already);
-    ``on_created(session)`` runs once a session exists (tests join an avatar with it).
+    ``on_created(session)`` runs once a session exists (tests join an avatar with it);
+    ``workdir`` set means each session launches an avatar worker into the room instead
+    (stopped when the session's end call comes, as the provider's renderer would be).
     """
 
     def __init__(self, spec: Spec, *, api_key: str = API_KEY, refuse_status: int | None = None,
-                 create_delay: float = 0.0) -> None:
+                 create_delay: float = 0.0, workdir: Path | None = None) -> None:
         super().__init__()
         self.spec = spec
+        self.workdir = workdir
         self.api_key = api_key
         self.refuse_status = refuse_status
         self.create_delay = create_delay
@@ -223,6 +246,12 @@ class ProviderStandin(StandinServer):
     def paths_like(self, route: Route) -> list[Call]:
         pattern = re.sub(r"\{\w+\}", "[^/]+", route.path) + "$"
         return [c for c in self.calls if c.method == route.method and re.match(pattern, c.path)]
+
+    async def close(self) -> None:
+        for sess in self.sessions.values():
+            if sess.avatar is not None:
+                await sess.avatar.stop()
+        await super().close()
 
     def only_session(self) -> ProviderSession:
         assert len(self.sessions) == 1, f"expected one session, got {list(self.sessions)}"
@@ -259,8 +288,12 @@ class ProviderStandin(StandinServer):
         if self.refuse_status is not None:
             return web.json_response({"error": "avatar sessions are not available"},
                                      status=self.refuse_status)
-        sess = ProviderSession("sess_" + uuid.uuid4().hex[:12], call, self.spec.join(call.json))
+        sess = ProviderSession("sess_" + uuid.uuid4().hex[:12], self.spec, call,
+                               self.spec.join(call.json))
         self.sessions[sess.id] = sess
+        if self.workdir is not None:
+            sess.avatar = await launch_avatar(self.workdir, sess.id, sess.join.url, sess.token,
+                                              sample_rate=self.spec.sample_rate)
         if self.on_created is not None:
             await self.on_created(sess)
         if self.create_delay:
@@ -277,4 +310,6 @@ class ProviderStandin(StandinServer):
         if sess is None:
             return web.json_response({"error": "no such session"}, status=404)
         sess.stops += 1
+        if sess.avatar is not None:
+            await sess.avatar.stop()
         return web.json_response({"id": sess.id, "status": "ended"})
