@@ -43,3 +43,28 @@ def test_a_provider_face_not_installed_exits_2_with_its_pip_line(tmp_path: Path)
     # a typo still gets the did-you-mean
     assert_usage_error(cli("run", "--brain", "realtime", "--face", "tavs",
                            env={"AVATARKIT_LOAD_PLUGINS": ""}, cwd=tmp_path), "unknown face")
+
+
+def test_provider_docs_are_generated_from_the_faces() -> None:
+    """Each plugin's README and the faces table of docs/parts.md match the code."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "provider_docs.py"),
+                             "--check"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_listing_the_provider_plugins_imports_no_livekit() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, json\n"
+            "from avatarkit.registry import Registry\n"
+            "faces = Registry.load(environ={}).faces\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('livekit', 'aiohttp', 'PIL')]\n"
+            "print(json.dumps([sorted(faces), bad]))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    faces, bad = json.loads(out)
+    assert set(PROVIDER_FACES) <= set(faces) and bad == []

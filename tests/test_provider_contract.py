@@ -269,3 +269,18 @@ def test_options_validated_before_anything_connects(face) -> None:
         cls.parse_options({"join_timeout": -1})
     assert cls.env[-3:] == ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
     assert cls.stop_call and cls.summary
+
+
+def test_session_cap_is_the_providers_unless_set() -> None:
+    faces = Registry.load(environ={}).faces
+    runway, simli, tavus = (faces[n].cls for n in ("runway", "simli", "tavus"))
+    assert runway({"avatar_id": "a"}).session_cap() == 300
+    assert runway({"avatar_id": "a", "max_duration": 120}).session_cap() == 120
+    assert runway({"avatar_id": "a", "max_session_s": 0}).session_cap() is None  # off
+    assert runway({"avatar_id": "a", "max_session_s": 900}).session_cap() == 900
+    assert simli({"max_session_length": 200}).session_cap() == 200
+    assert tavus({}).session_cap() is None  # no known cap: no rotation
+    assert faces["avatartalk"].cls({"max_session_s": 60}).session_cap() is None  # fixed ids
+    assert faces["heygen"].cls({"sandbox": True}).session_cap() == 60
+    with pytest.raises(ConfigError, match="exactly one of avatar_id, preset_id"):
+        runway.parse_options({"avatar_id": "a", "preset_id": "p"})

@@ -36,7 +36,7 @@ class AvatarTalkFace(AvatarSessionFace):
     class Options(AvatarSessionOptions):
         avatar: str | None = Field(default=None, description="Else AVATARTALK_AVATAR.")
         emotion: str | None = Field(default=None, description="Else AVATARTALK_EMOTION.")
-        api_url: HttpUrl | None = Field(default=None, description="https://api.avatartalk.ai.")
+        api_url: HttpUrl | None = Field(default=None, description="Default https://api.avatartalk.ai.")
         api_key: SecretStr | None = Field(default=None, description="Else AVATARTALK_API_KEY.")
 
     def plugin_kwargs(self) -> dict[str, Any]:

@@ -29,7 +29,7 @@ class DIDFace(AvatarSessionFace):
         agent_id: str | None = Field(default=None, description="D-ID agent; else DID_AGENT_ID.")
         sample_rate: Literal[16000, 24000, 48000] = Field(
             default=24000, description="Rate of the audio sent to the avatar.")
-        api_url: HttpUrl | None = Field(default=None, description="https://api.d-id.com.")
+        api_url: HttpUrl | None = Field(default=None, description="Default https://api.d-id.com.")
         api_key: SecretStr | None = Field(default=None, description="Else DID_API_KEY.")
 
     def plugin_kwargs(self) -> dict[str, Any]:

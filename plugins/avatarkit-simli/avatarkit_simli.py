@@ -39,7 +39,7 @@ class SimliFace(AvatarSessionFace):
             default=SESSION_LENGTH_S, gt=0, description="Simli ends the session after this.")
         max_idle_time: int = Field(default=30, gt=0,
                                    description="Simli ends a session silent this long.")
-        api_url: HttpUrl | None = Field(default=None, description="https://api.simli.ai.")
+        api_url: HttpUrl | None = Field(default=None, description="Default https://api.simli.ai.")
         api_key: SecretStr | None = Field(default=None, description="Else SIMLI_API_KEY.")
 
     def plugin_kwargs(self) -> dict[str, Any]:

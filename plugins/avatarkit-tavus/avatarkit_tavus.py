@@ -32,7 +32,7 @@ class TavusFace(AvatarSessionFace):
             default=None, description="Face (replica); else TAVUS_FACE_ID, else the stock one.")
         pal_id: str | None = Field(
             default=None, description="PAL (persona); else TAVUS_PAL_ID, else the stock one.")
-        api_url: HttpUrl | None = Field(default=None, description="https://tavusapi.com/v2.")
+        api_url: HttpUrl | None = Field(default=None, description="Default https://tavusapi.com/v2.")
         api_key: SecretStr | None = Field(default=None, description="Else TAVUS_API_KEY.")
 
     async def end_session(self, avatar: Any) -> None:

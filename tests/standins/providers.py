@@ -73,6 +73,7 @@ class Spec:
     steps: tuple[tuple[Route, Callable[[], dict[str, Any]]], ...] = ()  # before the start
     hardcoded_url: tuple[str, str, str] | None = None  # (module, attribute, path suffix)
     sample_rate: int = 24000  # of the agent's audio the plugin sends the avatar
+    stopped: Callable[[str], dict[str, Any]] = lambda sid: {"id": sid, "status": "ended"}
 
     @property
     def ends_itself(self) -> bool:
@@ -84,7 +85,18 @@ def _bearer(key: str = "Authorization") -> tuple[str, str]:
     return (key, "Bearer {key}")
 
 
+BOSON_SESSION = "avatar.livekit.session"
+
 SPECS: dict[str, Spec] = {s.face: s for s in (
+    Spec("boson", "boson-avatar-agent", Route("POST", "/sessions", _bearer()),
+         lambda b: Join(b["transport"]["url"], b["transport"]["participant_token"]),
+         ("avatar_id", "transport.url", "transport.room_name", "transport.participant_token",
+          "transport.participant_identity", "transport.publisher_identity"),
+         lambda sid: {"id": sid, "object": BOSON_SESSION, "status": "active",
+                      "avatar_identity": "boson-avatar-agent"},
+         lambda url: {"api_url": url, "avatar_id": "av-test"},
+         stop=Route("DELETE", "/sessions/{id}", _bearer()),
+         stopped=lambda sid: {"id": sid, "object": BOSON_SESSION, "status": "terminated"}),
     Spec("tavus", "tavus-avatar-agent", Route("POST", "/v2/conversations", ("x-api-key", "{key}")),
          lambda b: Join(b["properties"]["livekit_ws_url"], b["properties"]["livekit_room_token"]),
          ("pal_id", "conversation_name", "properties.livekit_ws_url",
@@ -226,6 +238,10 @@ class ProviderStandin(StandinServer):
         self.create_delay = create_delay
         self.on_created: Callable[[ProviderSession], Awaitable[None]] | None = None
         self.sessions: dict[str, ProviderSession] = {}
+        self.plan: list[str] = []  # per start, in order: "refuse" (403), "late" (the
+        # renderer joins after late_delay s), anything else: as configured
+        self.late_delay = 8.0
+        self._late: list[asyncio.Task[None]] = []
         for route, answer in spec.steps:
             self._route(route, self._step(route, answer))
         self._route(spec.start, self._create)
@@ -247,7 +263,16 @@ class ProviderStandin(StandinServer):
         pattern = re.sub(r"\{\w+\}", "[^/]+", route.path) + "$"
         return [c for c in self.calls if c.method == route.method and re.match(pattern, c.path)]
 
+    async def _launch(self, sess: ProviderSession, delay: float = 0.0) -> None:
+        await asyncio.sleep(delay)
+        assert self.workdir is not None
+        sess.avatar = await launch_avatar(self.workdir, sess.id, sess.join.url, sess.token,
+                                          sample_rate=self.spec.sample_rate)
+
     async def close(self) -> None:
+        for task in self._late:
+            task.cancel()
+        await asyncio.gather(*self._late, return_exceptions=True)
         for sess in self.sessions.values():
             if sess.avatar is not None:
                 await sess.avatar.stop()
@@ -285,15 +310,17 @@ class ProviderStandin(StandinServer):
             else "body must be a JSON object"
         if problem:
             return web.json_response({"error": problem}, status=400)
-        if self.refuse_status is not None:
+        fault = self.plan.pop(0) if self.plan else ""
+        if self.refuse_status is not None or fault == "refuse":
             return web.json_response({"error": "avatar sessions are not available"},
-                                     status=self.refuse_status)
+                                     status=self.refuse_status or 403)
         sess = ProviderSession("sess_" + uuid.uuid4().hex[:12], self.spec, call,
                                self.spec.join(call.json))
         self.sessions[sess.id] = sess
-        if self.workdir is not None:
-            sess.avatar = await launch_avatar(self.workdir, sess.id, sess.join.url, sess.token,
-                                              sample_rate=self.spec.sample_rate)
+        if self.workdir is not None and fault == "late":
+            self._late.append(asyncio.ensure_future(self._launch(sess, self.late_delay)))
+        elif self.workdir is not None:
+            await self._launch(sess)
         if self.on_created is not None:
             await self.on_created(sess)
         if self.create_delay:
@@ -312,4 +339,4 @@ class ProviderStandin(StandinServer):
         sess.stops += 1
         if sess.avatar is not None:
             await sess.avatar.stop()
-        return web.json_response({"id": sess.id, "status": "ended"})
+        return web.json_response(self.spec.stopped(sess.id))
