@@ -7,8 +7,10 @@ plays the provider's renderer: it joins the room with the token the plugin sent.
 
 For each provider: the request the face sends (auth, body, the minted token), and that the
 paid session ends exactly once on a normal end, when the avatar never joins in time (and
-joins later), when the start is cancelled mid-create, and that a 4xx refusal falls through
-to the next face. SIGTERM of a real worker is in ``test_provider_leaks.py``.
+joins later), when the start is cancelled mid-create, on a job's shutdown (what a worker's
+SIGTERM runs: the face closed, the room gone, then the job's shutdown callbacks, among them
+the plugin's own close), and that a 4xx refusal falls through to the next face. SIGTERM of
+real workers, with faults, is in ``test_provider_leaks.py``.
 """
 
 from __future__ import annotations
@@ -130,8 +132,9 @@ class Renderer:
                 sess.removed += 1
 
         def on_data(packet: rtc.DataPacket) -> None:
-            if b"END_CALL" in packet.data:  # Runway's end of session
+            if b"END_CALL" in packet.data:  # Runway's end of session: its avatar leaves
                 sess.ended_by_data += 1
+                asyncio.ensure_future(room.disconnect())
 
         room.on("disconnected", on_disconnected)
         room.on("data_received", on_data)
@@ -232,6 +235,32 @@ async def test_standin_contract_cancelled_mid_create_ended_once(livekit_server, 
                 await asyncio.wait_for(face_.start(AgentSession(),
                                                    RoomTransport(agent.room)), 0.3)
             await face_.aclose()
+            sess = standin.only_session()
+            await gone(livekit_server, agent.name, spec)
+            await asyncio.sleep(0.3)
+            ended_once(spec, sess)
+        await renderer.leave()
+
+
+@pytest.mark.parametrize("face", PROVIDERS)
+async def test_standin_contract_job_shutdown_ends_once(livekit_server, agent, monkeypatch,
+                                                       face) -> None:
+    """What a worker's SIGTERM does to a job (livekit-agents' ``_shutdown_job``): the
+    entrypoint ends (the composer closes the face), the room disconnects, then the job's
+    shutdown callbacks run, among them the plugin's own ``aclose`` (and AvatarTalk's
+    delete-session): the session is still ended exactly once."""
+    from livekit.agents import AgentSession
+
+    spec = SPECS[face]
+    async with provider(face, monkeypatch) as standin:
+        renderer = Renderer(livekit_server.url).attach(standin)
+        face_ = make_face(spec, standin)
+        with in_job(agent) as job:
+            await face_.start(AgentSession(), RoomTransport(agent.room))
+            assert job._shutdown_callbacks, "the plugin registered its close with the job"
+            await face_.aclose()  # the entrypoint's cleanup
+            await agent.room.disconnect()
+            await asyncio.gather(*(callback("sigterm") for callback in job._shutdown_callbacks))
             sess = standin.only_session()
             await gone(livekit_server, agent.name, spec)
             await asyncio.sleep(0.3)

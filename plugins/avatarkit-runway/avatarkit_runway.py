@@ -4,9 +4,10 @@ Runway's avatar joins the room as ``runway-avatar-agent`` and takes the agent's 
 (16 kHz) on ``lk.audio_stream``. Runway cuts sessions at about 300 s whatever
 ``max_duration`` says (livekit/agents #6427, #6703): avatarkit rotates to a fresh session
 before that, between replies. The plugin ends each session itself: an ``END_CALL`` data
-message to the avatar, or ``DELETE /v1/realtime_sessions/{id}`` once the room is gone. An
-``END_CALL`` to an avatar that never joined reaches no one: then avatarkit sends the
-``DELETE`` (the plugin's call) itself.
+message to the avatar, or ``DELETE /v1/realtime_sessions/{id}`` once the room is gone. The
+plugin removes the avatar right after its ``END_CALL``, which can beat the message: avatarkit
+lets the avatar leave first. An ``END_CALL`` to an avatar that never joined reaches no one:
+then avatarkit sends the ``DELETE`` (the plugin's call) itself.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from avatarkit.faces.avatar_session import AvatarSessionFace, AvatarSessionOptio
 from avatarkit.part import HttpUrl
 
 HARD_CAP_S = 300  # observed: sessions end at ~300 s even with maxDuration=1800
+END_CALL_GRACE_S = 3.0  # for the avatar to leave on END_CALL before it is removed
 
 
 class RunwayFace(AvatarSessionFace):
@@ -49,6 +51,12 @@ class RunwayFace(AvatarSessionFace):
     async def end_session(self, avatar: Any) -> None:
         if avatar.avatar_identity not in self.room.remote_participants:
             await avatar._cancel_runway_realtime_session()
+
+    async def close_plugin(self, avatar: Any) -> None:
+        if self.room.isconnected() and avatar.avatar_identity in self.room.remote_participants:
+            await avatar._ensure_end_session_task()  # the plugin's END_CALL, sent once
+            await self.wait_left(avatar.avatar_identity, END_CALL_GRACE_S)
+        await super().close_plugin(avatar)
 
 
 @hookimpl

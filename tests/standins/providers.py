@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ._avatar import AvatarProcess, launch_avatar
+from ._avatar import AvatarProcess, launch_avatar, token_claims
 from ._server import Call, StandinServer
 
 API_KEY = "provider-test-key"
@@ -203,6 +203,10 @@ class ProviderSession:
     def token(self) -> str:
         return self.join.token
 
+    @property
+    def room(self) -> str:
+        return str(token_claims(self.token)["video"]["room"])
+
     def reported(self, event: str, **match: Any) -> int:
         """How often the avatar worker reported ``event`` (with these fields)."""
         events = [] if self.avatar is None else self.avatar.events()
@@ -238,8 +242,8 @@ class ProviderStandin(StandinServer):
         self.create_delay = create_delay
         self.on_created: Callable[[ProviderSession], Awaitable[None]] | None = None
         self.sessions: dict[str, ProviderSession] = {}
-        self.plan: list[str] = []  # per start, in order: "refuse" (403), "late" (the
-        # renderer joins after late_delay s), anything else: as configured
+        self.faults: dict[str, str] = {}  # room -> "refuse" (every start there gets a 403)
+        # or "late" (its renderer joins after late_delay s)
         self.late_delay = 8.0
         self._late: list[asyncio.Task[None]] = []
         for route, answer in spec.steps:
@@ -310,12 +314,12 @@ class ProviderStandin(StandinServer):
             else "body must be a JSON object"
         if problem:
             return web.json_response({"error": problem}, status=400)
-        fault = self.plan.pop(0) if self.plan else ""
+        join = self.spec.join(call.json)
+        fault = self.faults.get(token_claims(join.token)["video"]["room"], "")
         if self.refuse_status is not None or fault == "refuse":
             return web.json_response({"error": "avatar sessions are not available"},
                                      status=self.refuse_status or 403)
-        sess = ProviderSession("sess_" + uuid.uuid4().hex[:12], self.spec, call,
-                               self.spec.join(call.json))
+        sess = ProviderSession("sess_" + uuid.uuid4().hex[:12], self.spec, call, join)
         self.sessions[sess.id] = sess
         if self.workdir is not None and fault == "late":
             self._late.append(asyncio.ensure_future(self._launch(sess, self.late_delay)))

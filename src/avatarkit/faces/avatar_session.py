@@ -350,6 +350,15 @@ class AvatarSessionFace(Face):
                 self._own_http = aiohttp.ClientSession()
             return self._own_http
 
+    async def wait_left(self, identity: str, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) for ``identity`` to leave the room; whether it did."""
+        deadline = time.monotonic() + timeout
+        while identity in self.room.remote_participants:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
     async def step(self, what: str, coro: Any) -> None:
         """Await one cleanup step; log (never raise) its failure."""
         try:
@@ -418,7 +427,7 @@ class AvatarSessionFace(Face):
 
         def on_joined(participant: Any) -> None:
             if participant.identity in identities:
-                log.info("%s: removing %s, which joined after its session ended", self.name,
+                log.info("%s: removing %s, which joined late (its session was over)", self.name,
                          participant.identity)
                 task = asyncio.ensure_future(self.step("remove a late avatar",
                                                        self._remove(participant.identity)))
