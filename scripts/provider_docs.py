@@ -57,7 +57,10 @@ def options_rows(cls: Any) -> list[str]:
             continue
         default = "required" if field.is_required() else (
             "unset" if field.default is None else f"`{field.default}`")
-        rows.append(f"| `{name}` | {default} | {field.description or ''} |")
+        description = field.description or ""
+        if name in cls.required and cls.required[name] not in description:
+            description += f" Else `{cls.required[name]}`."
+        rows.append(f"| `{name}` | {default} | {description} |")
     return rows
 
 

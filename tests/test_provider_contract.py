@@ -167,33 +167,60 @@ async def gone(livekit_server: Any, room: str, spec: Spec) -> None:
     raise AssertionError(f"avatar still in {room}: {await participants(livekit_server, room)}")
 
 
+@dataclasses.dataclass
+class Scenario:
+    spec: Spec
+    standin: ProviderStandin
+    face: Any
+    job: Any
+    renderer: Renderer
+
+    async def start(self, room: rtc.Room) -> Any:
+        from livekit.agents import AgentSession
+
+        session: AgentSession[Any] = AgentSession()
+        await self.face.start(session, RoomTransport(room))
+        return session
+
+
+@contextlib.asynccontextmanager
+async def scenario(face: str, livekit_server: Any, agent: AgentRoom,
+                   monkeypatch: pytest.MonkeyPatch, *, join_delay: float = 0.0,
+                   create_delay: float = 0.0, **options: Any) -> AsyncIterator[Scenario]:
+    """A provider session in the agent's room, inside a job; afterwards: the avatar is gone
+    and the session was ended exactly once, the provider's way."""
+    spec = SPECS[face]
+    async with provider(face, monkeypatch, create_delay=create_delay) as standin:
+        renderer = Renderer(livekit_server.url, join_delay).attach(standin)
+        with in_job(agent) as job:
+            yield Scenario(spec, standin, make_face(spec, standin, **options), job, renderer)
+            await wait_until(lambda: standin.sessions, 10, "a session")
+            if join_delay:  # the renderer joins after the face gave up: removed then
+                sess = standin.only_session()
+                await wait_until(lambda: renderer.avatars and (sess.removed or sess.ended), 30,
+                                 "the late avatar to be removed")
+            await gone(livekit_server, agent.name, spec)
+            await asyncio.sleep(0.3)  # a second end would have arrived by now
+            ended_once(spec, standin.only_session())
+        await renderer.leave()
+
+
 @pytest.mark.parametrize("face", PROVIDERS)
 async def test_standin_contract_request_and_end_once(livekit_server, agent, monkeypatch,
                                                      face) -> None:
-    from livekit.agents import AgentSession
-
-    spec = SPECS[face]
-    async with provider(face, monkeypatch) as standin:
-        renderer = Renderer(livekit_server.url).attach(standin)
-        face_ = make_face(spec, standin)
-        session: AgentSession[Any] = AgentSession()
-        with in_job(agent):
-            await face_.start(session, RoomTransport(agent.room))
-            assert face_.failure() is None and face_.avatar_identity == spec.identity
-            assert type(session.output.audio).__name__.endswith("AudioOutput")
-            sess = standin.only_session()
-            # the token the plugin minted: this room only, as the avatar, for the agent
-            claims = decode_grants(sess.token, livekit_server.api_secret)
-            assert claims["sub"] == spec.identity and claims["video"]["room"] == agent.name
-            assert claims["attributes"]["lk.publish_on_behalf"] == AGENT
-            assert sess.join.url == livekit_server.url
-            assert len(standin.start_calls()) == 1
-            await asyncio.gather(face_.aclose(), face_.aclose())
-            await face_.aclose()
-            await gone(livekit_server, agent.name, spec)
-            await asyncio.sleep(0.3)  # a second end would have arrived by now
-            ended_once(spec, sess)
-        await renderer.leave()
+    async with scenario(face, livekit_server, agent, monkeypatch) as sc:
+        session = await sc.start(agent.room)
+        assert sc.face.failure() is None and sc.face.avatar_identity == sc.spec.identity
+        assert type(session.output.audio).__name__.endswith("AudioOutput")
+        sess = sc.standin.only_session()
+        # the token the plugin minted: this room only, as the avatar, for the agent
+        claims = decode_grants(sess.token, livekit_server.api_secret)
+        assert claims["sub"] == sc.spec.identity and claims["video"]["room"] == agent.name
+        assert claims["attributes"]["lk.publish_on_behalf"] == AGENT
+        assert sess.join.url == livekit_server.url
+        assert len(sc.standin.start_calls()) == 1
+        await asyncio.gather(sc.face.aclose(), sc.face.aclose())
+        await sc.face.aclose()
 
 
 @pytest.mark.parametrize("face", PROVIDERS)
@@ -201,22 +228,11 @@ async def test_standin_contract_never_joins_in_time_ended_once(livekit_server, a
                                                                 monkeypatch, face) -> None:
     """The renderer only joins after the face gave up: the session still ends, once, and
     the late avatar is removed."""
-    from livekit.agents import AgentSession
-
-    spec = SPECS[face]
-    async with provider(face, monkeypatch) as standin:
-        renderer = Renderer(livekit_server.url, delay=2.0).attach(standin)
-        face_ = make_face(spec, standin, join_timeout=1)
-        with in_job(agent):
-            with pytest.raises(FaceStartError, match="did not join"):
-                await face_.start(AgentSession(), RoomTransport(agent.room))
-            await face_.aclose()
-            sess = standin.only_session()
-            await wait_until(lambda: renderer.avatars and sess.removed, 30,
-                             "the late avatar to be removed")
-            await gone(livekit_server, agent.name, spec)
-            ended_once(spec, sess)
-            await renderer.leave()
+    async with scenario(face, livekit_server, agent, monkeypatch, join_delay=2.0,
+                        join_timeout=1) as sc:
+        with pytest.raises(FaceStartError, match="did not join"):
+            await sc.start(agent.room)
+        await sc.face.aclose()
 
 
 @pytest.mark.parametrize("face", PROVIDERS)
@@ -224,22 +240,10 @@ async def test_standin_contract_cancelled_mid_create_ended_once(livekit_server, 
                                                                 monkeypatch, face) -> None:
     """The composer's timeout cancels the start while the provider is creating the session
     (its renderer is already joining): what was created is still ended, once."""
-    from livekit.agents import AgentSession
-
-    spec = SPECS[face]
-    async with provider(face, monkeypatch, create_delay=1.0) as standin:
-        renderer = Renderer(livekit_server.url).attach(standin)
-        face_ = make_face(spec, standin)
-        with in_job(agent):
-            with pytest.raises(asyncio.TimeoutError):
-                await asyncio.wait_for(face_.start(AgentSession(),
-                                                   RoomTransport(agent.room)), 0.3)
-            await face_.aclose()
-            sess = standin.only_session()
-            await gone(livekit_server, agent.name, spec)
-            await asyncio.sleep(0.3)
-            ended_once(spec, sess)
-        await renderer.leave()
+    async with scenario(face, livekit_server, agent, monkeypatch, create_delay=1.0) as sc:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(sc.start(agent.room), 0.3)
+        await sc.face.aclose()
 
 
 @pytest.mark.parametrize("face", PROVIDERS)
@@ -249,23 +253,12 @@ async def test_standin_contract_job_shutdown_ends_once(livekit_server, agent, mo
     entrypoint ends (the composer closes the face), the room disconnects, then the job's
     shutdown callbacks run, among them the plugin's own ``aclose`` (and AvatarTalk's
     delete-session): the session is still ended exactly once."""
-    from livekit.agents import AgentSession
-
-    spec = SPECS[face]
-    async with provider(face, monkeypatch) as standin:
-        renderer = Renderer(livekit_server.url).attach(standin)
-        face_ = make_face(spec, standin)
-        with in_job(agent) as job:
-            await face_.start(AgentSession(), RoomTransport(agent.room))
-            assert job._shutdown_callbacks, "the plugin registered its close with the job"
-            await face_.aclose()  # the entrypoint's cleanup
-            await agent.room.disconnect()
-            await asyncio.gather(*(callback("sigterm") for callback in job._shutdown_callbacks))
-            sess = standin.only_session()
-            await gone(livekit_server, agent.name, spec)
-            await asyncio.sleep(0.3)
-            ended_once(spec, sess)
-        await renderer.leave()
+    async with scenario(face, livekit_server, agent, monkeypatch) as sc:
+        await sc.start(agent.room)
+        assert sc.job._shutdown_callbacks, "the plugin registered its close with the job"
+        await sc.face.aclose()  # the entrypoint's cleanup
+        await agent.room.disconnect()
+        await asyncio.gather(*(callback("sigterm") for callback in sc.job._shutdown_callbacks))
 
 
 @pytest.mark.parametrize("face", PROVIDERS)

@@ -33,7 +33,7 @@ from standins.cartesia import CartesiaStandin
 from standins.deepgram import DeepgramStandin
 from standins.openai_api import OpenAIStandin
 from standins.providers import SPECS, ProviderSession, ProviderStandin
-from test_provider_room import toml_value
+from test_provider_room import worker_toml
 
 pytestmark = [pytest.mark.room, pytest.mark.standin]
 
@@ -50,30 +50,12 @@ GREETING = ("Hello there, and welcome. This greeting runs long enough to be cut 
 
 
 def config(name: str, face: str, options: dict[str, Any], brain: dict[str, str]) -> str:
-    lines = "\n".join(f"{k} = {toml_value(v)}" for k, v in options.items())
-    brain_lines = "\n".join(f'{k} = "{v}"' for k, v in brain.items())
-    return f"""
-[agent]
-greeting = "{GREETING}"
-
-[brain]
-name = "pipeline"
-
-[brain.options.pipeline]
-{brain_lines}
-
-[face]
-name = "{face}"
-fallback = ["none"]
-join_timeout = {JOIN_TIMEOUT}
-
-[face.options.{face}]
-{lines}
-
-[worker]
-agent_name = "{name}"
-port = 0
-"""
+    """The pipeline brain against the stand-ins, ``face`` then audio only."""
+    return worker_toml(name, {
+        "agent": {"greeting": GREETING}, "brain": {"name": "pipeline"},
+        "brain.options.pipeline": brain,
+        "face": {"name": face, "fallback": ["none"], "join_timeout": JOIN_TIMEOUT},
+        f"face.options.{face}": options})
 
 
 def released(sess: ProviderSession) -> bool:

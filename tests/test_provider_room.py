@@ -51,31 +51,21 @@ def toml_value(value: Any) -> str:
     return '"' + str(value) + '"'
 
 
+def worker_toml(name: str, tables: dict[str, dict[str, Any]]) -> str:
+    """``avatarkit.toml`` for a worker registered as ``name``: ``{"table": {key: value}}``."""
+    tables = {**tables, "worker": {"agent_name": name, "port": 0}}
+    return "\n\n".join(f"[{table}]\n" + "\n".join(f"{k} = {toml_value(v)}"
+                                                   for k, v in values.items())
+                       for table, values in tables.items()) + "\n"
+
+
 def worker_config(name: str, llm: OpenAIStandin, face: str, options: dict[str, Any]) -> str:
-    face_options = "\n".join(f"{k} = {toml_value(v)}" for k, v in options.items())
-    return f"""
-[agent]
-greeting = "{GREETING}"
-
-[brain]
-name = "local"
-
-[brain.options.local]
-base_url = "{llm.base_url}"
-api_key = "{llm.api_key}"
-tts = "piper"
-
-[face]
-name = "{face}"
-join_timeout = 60
-
-[face.options.{face}]
-{face_options}
-
-[worker]
-agent_name = "{name}"
-port = 0
-"""
+    """The local brain (its LLM: the stand-in) and ``face`` with ``options``."""
+    return worker_toml(name, {
+        "agent": {"greeting": GREETING}, "brain": {"name": "local"},
+        "brain.options.local": {"base_url": llm.base_url, "api_key": llm.api_key,
+                                "tts": "piper"},
+        "face": {"name": face, "join_timeout": 60}, f"face.options.{face}": options})
 
 
 @contextlib.asynccontextmanager

@@ -9,23 +9,20 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 
 from avatarkit import hookimpl
-from avatarkit.faces.avatar_session import AvatarSessionFace, AvatarSessionOptions
-from avatarkit.part import HttpUrl
+from avatarkit.faces.avatar_session import ApiOptions, AvatarSessionFace
 
 
 class AnamFace(AvatarSessionFace):
     """Anam realtime persona avatar (joins the LiveKit room)."""
 
     name: ClassVar[str] = "anam"
-    summary: ClassVar[str] = "Anam cloud avatar (joins the LiveKit room)."
     provider: ClassVar[str] = "Anam"
-    plugin_module: ClassVar[str] = "livekit.plugins.anam"
     required: ClassVar[dict[str, str]] = {"api_key": "ANAM_API_KEY", "avatar_id": "ANAM_AVATAR_ID"}
 
-    class Options(AvatarSessionOptions):
+    class Options(ApiOptions):
         avatar_id: str | None = Field(default=None, description="Anam avatar; else ANAM_AVATAR_ID.")
         persona_name: str = Field(default="avatarkit", min_length=1,
                                   description="Name of the ephemeral persona.")
@@ -34,8 +31,6 @@ class AnamFace(AvatarSessionFace):
         video_height: int | None = Field(default=None, gt=0, description="With video_width.")
         show_ai_avatar_disclosure: bool | None = Field(
             default=None, description="Have Anam watermark the video as AI-generated.")
-        api_url: HttpUrl | None = Field(default=None, description="Else ANAM_API_URL.")
-        api_key: SecretStr | None = Field(default=None, description="Else ANAM_API_KEY.")
 
         @model_validator(mode="after")
         def _size(self) -> AnamFace.Options:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from avatarkit import hookimpl
-from avatarkit.faces.avatar_session import AvatarSessionFace, AvatarSessionOptions
+from avatarkit.faces.avatar_session import ApiKeyOptions, AvatarSessionFace
 from avatarkit.part import HttpUrl
 
 
@@ -20,18 +20,15 @@ class AvatarioFace(AvatarSessionFace):
     """Avatario realtime avatar (joins the LiveKit room)."""
 
     name: ClassVar[str] = "avatario"
-    summary: ClassVar[str] = "Avatario cloud avatar (joins the LiveKit room)."
     provider: ClassVar[str] = "Avatario"
-    plugin_module: ClassVar[str] = "livekit.plugins.avatario"
     required: ClassVar[dict[str, str]] = {
         "api_key": "AVATARIO_API_KEY", "avatar_id": "AVATARIO_AVATAR_ID"}
 
-    class Options(AvatarSessionOptions):
+    class Options(ApiKeyOptions):
         avatar_id: str | None = Field(default=None, description="Else AVATARIO_AVATAR_ID.")
         video_width: int = Field(default=1280, gt=0, description="Output video width.")
         video_height: int = Field(default=720, gt=0, description="Output video height.")
         custom_background_url: HttpUrl | None = Field(default=None, description="A backdrop.")
-        api_key: SecretStr | None = Field(default=None, description="Else AVATARIO_API_KEY.")
 
     def plugin_kwargs(self) -> dict[str, Any]:
         from livekit.plugins.avatario import AvatarSession

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from avatarkit import hookimpl
-from avatarkit.faces.avatar_session import AvatarSessionFace, AvatarSessionOptions
-from avatarkit.part import HttpUrl
+from avatarkit.faces.avatar_session import ApiOptions, AvatarSessionFace
 
 LISTENER = "listener"  # the plugin's fixed identity for the audio receiver
 
@@ -25,19 +24,15 @@ class AvatarTalkFace(AvatarSessionFace):
     """AvatarTalk realtime avatar (joins the LiveKit room)."""
 
     name: ClassVar[str] = "avatartalk"
-    summary: ClassVar[str] = "AvatarTalk cloud avatar (joins the LiveKit room)."
     provider: ClassVar[str] = "AvatarTalk"
-    plugin_module: ClassVar[str] = "livekit.plugins.avatartalk"
     required: ClassVar[dict[str, str]] = {"api_key": "AVATARTALK_API_KEY"}
     stop_call: ClassVar[str] = ("DELETE /livekit/delete-session/{task_id} (the plugin's, sent "
                                 "by avatarkit at close instead of only at job shutdown)")
     rotates: ClassVar[bool] = False
 
-    class Options(AvatarSessionOptions):
+    class Options(ApiOptions):
         avatar: str | None = Field(default=None, description="Else AVATARTALK_AVATAR.")
         emotion: str | None = Field(default=None, description="Else AVATARTALK_EMOTION.")
-        api_url: HttpUrl | None = Field(default=None, description="Default https://api.avatartalk.ai.")
-        api_key: SecretStr | None = Field(default=None, description="Else AVATARTALK_API_KEY.")
 
     def plugin_kwargs(self) -> dict[str, Any]:
         o = self.options

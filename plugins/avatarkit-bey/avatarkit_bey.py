@@ -9,26 +9,21 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from avatarkit import hookimpl
-from avatarkit.faces.avatar_session import AvatarSessionFace, AvatarSessionOptions
-from avatarkit.part import HttpUrl
+from avatarkit.faces.avatar_session import ApiOptions, AvatarSessionFace
 
 
 class BeyFace(AvatarSessionFace):
     """Beyond Presence realtime avatar (joins the LiveKit room)."""
 
     name: ClassVar[str] = "bey"
-    summary: ClassVar[str] = "Beyond Presence cloud avatar (joins the LiveKit room)."
     provider: ClassVar[str] = "Beyond Presence"
-    plugin_module: ClassVar[str] = "livekit.plugins.bey"
     required: ClassVar[dict[str, str]] = {"api_key": "BEY_API_KEY"}
 
-    class Options(AvatarSessionOptions):
+    class Options(ApiOptions):
         avatar_id: str | None = Field(default=None, description="Else the stock avatar.")
-        api_url: HttpUrl | None = Field(default=None, description="Else BEY_API_URL.")
-        api_key: SecretStr | None = Field(default=None, description="Else BEY_API_KEY.")
 
 
 @hookimpl

@@ -28,7 +28,6 @@ class BithumanFace(AvatarSessionFace):
     name: ClassVar[str] = "bithuman"
     summary: ClassVar[str] = "bitHuman avatar: cloud, or a local .imx model rendered in-process."
     provider: ClassVar[str] = "bitHuman"
-    plugin_module: ClassVar[str] = "livekit.plugins.bithuman"
     env: ClassVar[tuple[str, ...]] = ("BITHUMAN_API_SECRET", *LIVEKIT_ENV)
     required: ClassVar[dict[str, str]] = {
         "api_secret": "BITHUMAN_API_SECRET", "model_path": "BITHUMAN_MODEL_PATH"}

@@ -13,11 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 
 from avatarkit import hookimpl
-from avatarkit.faces.avatar_session import AvatarSessionFace, AvatarSessionOptions
-from avatarkit.part import HttpUrl
+from avatarkit.faces.avatar_session import ApiOptions, AvatarSessionFace
 
 MAX_DURATION_S = 14_400  # the plugin refuses longer sessions
 
@@ -37,13 +36,8 @@ class BosonFace(AvatarSessionFace):
     max_session_s: ClassVar[float | None] = MAX_DURATION_S
     duration_option: ClassVar[str | None] = "max_duration_seconds"
 
-    class Options(AvatarSessionOptions):
-
+    class Options(ApiOptions):
         avatar_id: str | None = Field(default=None, description="Else BOSON_AVATAR_ID.")
-        api_key: SecretStr | None = Field(
-            default=None, description="Else BOSON_API_KEY (or BOSONAI_API_KEY).")
-        api_url: HttpUrl | None = Field(
-            default=None, description="Avatar session service URL; else BOSON_AVATAR_API_URL.")
         width: int | None = Field(default=None, gt=0, description="Video width (with height).")
         height: int | None = Field(default=None, gt=0, description="Video height (with width).")
         max_duration_seconds: int | None = Field(

@@ -9,28 +9,23 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from avatarkit import hookimpl
-from avatarkit.faces.avatar_session import AvatarSessionFace, AvatarSessionOptions
-from avatarkit.part import HttpUrl
+from avatarkit.faces.avatar_session import ApiOptions, AvatarSessionFace
 
 
 class DIDFace(AvatarSessionFace):
     """D-ID realtime agent avatar (joins the LiveKit room)."""
 
     name: ClassVar[str] = "did"
-    summary: ClassVar[str] = "D-ID cloud avatar (joins the LiveKit room)."
     provider: ClassVar[str] = "D-ID"
-    plugin_module: ClassVar[str] = "livekit.plugins.did"
     required: ClassVar[dict[str, str]] = {"api_key": "DID_API_KEY", "agent_id": "DID_AGENT_ID"}
 
-    class Options(AvatarSessionOptions):
+    class Options(ApiOptions):
         agent_id: str | None = Field(default=None, description="D-ID agent; else DID_AGENT_ID.")
         sample_rate: Literal[16000, 24000, 48000] = Field(
             default=24000, description="Rate of the audio sent to the avatar.")
-        api_url: HttpUrl | None = Field(default=None, description="Default https://api.d-id.com.")
-        api_key: SecretStr | None = Field(default=None, description="Else DID_API_KEY.")
 
     def plugin_kwargs(self) -> dict[str, Any]:
         from livekit.plugins.did import AudioConfig

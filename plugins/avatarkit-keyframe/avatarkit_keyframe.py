@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from avatarkit import hookimpl
 from avatarkit.face import EMOTIONS
-from avatarkit.faces.avatar_session import AvatarSessionFace, AvatarSessionOptions
-from avatarkit.part import HttpUrl
+from avatarkit.faces.avatar_session import ApiOptions, AvatarSessionFace
 
 
 class KeyframeFace(AvatarSessionFace):
@@ -24,17 +23,14 @@ class KeyframeFace(AvatarSessionFace):
     name: ClassVar[str] = "keyframe"
     summary: ClassVar[str] = "Keyframe Labs cloud avatar with emotions (joins the LiveKit room)."
     provider: ClassVar[str] = "Keyframe"
-    plugin_module: ClassVar[str] = "livekit.plugins.keyframe"
     required: ClassVar[dict[str, str]] = {"api_key": "KEYFRAME_API_KEY"}
     emotions: ClassVar[tuple[str, ...]] = EMOTIONS
 
-    class Options(AvatarSessionOptions):
+    class Options(ApiOptions):
         exactly_one: ClassVar[tuple[str, ...]] = ("persona_id", "persona_slug")
 
         persona_id: str | None = Field(default=None, description="A Keyframe persona id.")
         persona_slug: str | None = Field(default=None, description="Or its slug.")
-        api_url: HttpUrl | None = Field(default=None, description="Else KEYFRAME_API_URL.")
-        api_key: SecretStr | None = Field(default=None, description="Else KEYFRAME_API_KEY.")
 
     async def set_emotion(self, name: str, intensity: float = 1.0) -> None:
         """Every avatarkit emotion is one of Keyframe's (persona-1.5 shows four of them)."""

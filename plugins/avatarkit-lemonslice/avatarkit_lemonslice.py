@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, FilePath, SecretStr
+from pydantic import Field, FilePath
 
 from avatarkit import hookimpl
-from avatarkit.faces.avatar_session import AvatarSessionFace, AvatarSessionOptions
+from avatarkit.faces.avatar_session import ApiOptions, AvatarSessionFace
 from avatarkit.part import HttpUrl
 
 
@@ -23,11 +23,10 @@ class LemonSliceFace(AvatarSessionFace):
     name: ClassVar[str] = "lemonslice"
     summary: ClassVar[str] = "LemonSlice cloud avatar from an agent or an image (joins the room)."
     provider: ClassVar[str] = "LemonSlice"
-    plugin_module: ClassVar[str] = "livekit.plugins.lemonslice"
     required: ClassVar[dict[str, str]] = {"api_key": "LEMONSLICE_API_KEY"}
     stop_call: ClassVar[str] = "none (LemonSlice ends it after idle_timeout); participant removed"
 
-    class Options(AvatarSessionOptions):
+    class Options(ApiOptions):
         exactly_one: ClassVar[tuple[str, ...]] = ("agent_id", "agent_image_url", "agent_image")
 
         agent_id: str | None = Field(default=None, description="A LemonSlice agent.")
@@ -38,8 +37,6 @@ class LemonSliceFace(AvatarSessionFace):
         idle_timeout: int | None = Field(default=None, gt=0, description="Seconds.")
         audio_sample_rate: Literal[16000, 22050, 24000, 44100, 48000] = 24000
         model: str | None = Field(default=None, description="A LemonSlice model name.")
-        api_url: HttpUrl | None = Field(default=None, description="Sessions API override.")
-        api_key: SecretStr | None = Field(default=None, description="Else LEMONSLICE_API_KEY.")
 
     def plugin_kwargs(self) -> dict[str, Any]:
         kwargs = super().plugin_kwargs()

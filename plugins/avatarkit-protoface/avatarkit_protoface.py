@@ -10,31 +10,26 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from avatarkit import hookimpl
-from avatarkit.faces.avatar_session import AvatarSessionFace, AvatarSessionOptions
-from avatarkit.part import HttpUrl
+from avatarkit.faces.avatar_session import ApiOptions, AvatarSessionFace
 
 
 class ProtofaceFace(AvatarSessionFace):
     """Protoface realtime avatar (joins the LiveKit room)."""
 
     name: ClassVar[str] = "protoface"
-    summary: ClassVar[str] = "Protoface cloud avatar (joins the LiveKit room)."
     provider: ClassVar[str] = "Protoface"
-    plugin_module: ClassVar[str] = "livekit.plugins.protoface"
     required: ClassVar[dict[str, str]] = {"api_key": "PROTOFACE_API_KEY"}
     plugin_stops_session: ClassVar[bool] = True
     stop_call: ClassVar[str] = "POST /v1/sessions/{id}/end (the plugin's)"
     duration_option: ClassVar[str | None] = "max_duration_seconds"
 
-    class Options(AvatarSessionOptions):
+    class Options(ApiOptions):
         avatar_id: str | None = Field(default=None, description="Else the stock avatar.")
         max_duration_seconds: int | None = Field(
             default=None, gt=0, description="Protoface ends the session after this.")
-        api_url: HttpUrl | None = Field(default=None, description="Else PROTOFACE_API_URL.")
-        api_key: SecretStr | None = Field(default=None, description="Else PROTOFACE_API_KEY.")
 
 
 @hookimpl

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from avatarkit import hookimpl
-from avatarkit.faces.avatar_session import AvatarSessionFace, AvatarSessionOptions
-from avatarkit.part import HttpUrl
+from avatarkit.faces.avatar_session import ApiOptions, AvatarSessionFace
 
 HARD_CAP_S = 300  # observed: sessions end at ~300 s even with maxDuration=1800
 END_CALL_GRACE_S = 3.0  # for the avatar to leave on END_CALL before it is removed
@@ -30,7 +29,6 @@ class RunwayFace(AvatarSessionFace):
     name: ClassVar[str] = "runway"
     summary: ClassVar[str] = "Runway Characters cloud avatar (joins the LiveKit room)."
     provider: ClassVar[str] = "Runway"
-    plugin_module: ClassVar[str] = "livekit.plugins.runway"
     required: ClassVar[dict[str, str]] = {"api_key": "RUNWAYML_API_SECRET"}
     plugin_stops_session: ClassVar[bool] = True
     stop_call: ClassVar[str] = ("END_CALL data message, else (room gone, or the avatar never "
@@ -38,15 +36,13 @@ class RunwayFace(AvatarSessionFace):
     max_session_s: ClassVar[float | None] = HARD_CAP_S
     duration_option: ClassVar[str | None] = "max_duration"
 
-    class Options(AvatarSessionOptions):
+    class Options(ApiOptions):
         exactly_one: ClassVar[tuple[str, ...]] = ("avatar_id", "preset_id")
 
         avatar_id: str | None = Field(default=None, description="A custom avatar.")
         preset_id: str | None = Field(default=None, description="Or a Runway preset.")
         max_duration: int | None = Field(default=None, gt=0,
                                          description="Runway ends the session after this.")
-        api_url: HttpUrl | None = Field(default=None, description="Else RUNWAYML_BASE_URL.")
-        api_key: SecretStr | None = Field(default=None, description="Else RUNWAYML_API_SECRET.")
 
     async def end_session(self, avatar: Any) -> None:
         if avatar.avatar_identity not in self.room.remote_participants:

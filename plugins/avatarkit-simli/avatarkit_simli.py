@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from avatarkit import hookimpl
-from avatarkit.faces.avatar_session import AvatarSessionFace, AvatarSessionOptions
-from avatarkit.part import HttpUrl
+from avatarkit.faces.avatar_session import ApiOptions, AvatarSessionFace
 
 SESSION_LENGTH_S = 600  # the plugin's default maxSessionLength
 
@@ -24,23 +23,19 @@ class SimliFace(AvatarSessionFace):
     """Simli realtime avatar (joins the LiveKit room)."""
 
     name: ClassVar[str] = "simli"
-    summary: ClassVar[str] = "Simli cloud avatar (joins the LiveKit room)."
     provider: ClassVar[str] = "Simli"
-    plugin_module: ClassVar[str] = "livekit.plugins.simli"
     required: ClassVar[dict[str, str]] = {"api_key": "SIMLI_API_KEY", "face_id": "SIMLI_FACE_ID"}
     stop_call: ClassVar[str] = "none (Simli ends it after max_idle_time); participant removed"
     max_session_s: ClassVar[float | None] = SESSION_LENGTH_S
     duration_option: ClassVar[str | None] = "max_session_length"
 
-    class Options(AvatarSessionOptions):
+    class Options(ApiOptions):
         face_id: str | None = Field(default=None, description="Simli face; else SIMLI_FACE_ID.")
         emotion_id: str | None = Field(default=None, description="Trinity faces' emotion.")
         max_session_length: int = Field(
             default=SESSION_LENGTH_S, gt=0, description="Simli ends the session after this.")
         max_idle_time: int = Field(default=30, gt=0,
                                    description="Simli ends a session silent this long.")
-        api_url: HttpUrl | None = Field(default=None, description="Default https://api.simli.ai.")
-        api_key: SecretStr | None = Field(default=None, description="Else SIMLI_API_KEY.")
 
     def plugin_kwargs(self) -> dict[str, Any]:
         from livekit.plugins.simli import SimliConfig

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from avatarkit import hookimpl
-from avatarkit.faces.avatar_session import AvatarSessionFace, AvatarSessionOptions
-from avatarkit.part import HttpUrl
+from avatarkit.faces.avatar_session import ApiOptions, AvatarSessionFace
 
 
 class SynthesiaFace(AvatarSessionFace):
@@ -22,14 +21,11 @@ class SynthesiaFace(AvatarSessionFace):
     name: ClassVar[str] = "synthesia"
     summary: ClassVar[str] = "Synthesia interactive cloud avatar (joins the LiveKit room)."
     provider: ClassVar[str] = "Synthesia"
-    plugin_module: ClassVar[str] = "livekit.plugins.synthesia"
     required: ClassVar[dict[str, str]] = {"api_key": "SYNTHESIA_API_KEY"}
 
-    class Options(AvatarSessionOptions):
+    class Options(ApiOptions):
         avatar_ids: list[str] = Field(min_length=1, max_length=5,
                                       description="1-5 gallery avatar ids (the first shows).")
-        api_url: HttpUrl | None = Field(default=None, description="Else SYNTHESIA_API_URL.")
-        api_key: SecretStr | None = Field(default=None, description="Else SYNTHESIA_API_KEY.")
 
     def plugin_kwargs(self) -> dict[str, Any]:
         from livekit.plugins.synthesia import AvatarConfig

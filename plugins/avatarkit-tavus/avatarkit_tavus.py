@@ -10,30 +10,25 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from avatarkit import hookimpl
-from avatarkit.faces.avatar_session import AvatarSessionFace, AvatarSessionOptions
-from avatarkit.part import HttpUrl
+from avatarkit.faces.avatar_session import ApiOptions, AvatarSessionFace
 
 
 class TavusFace(AvatarSessionFace):
     """Tavus realtime avatar (joins the LiveKit room)."""
 
     name: ClassVar[str] = "tavus"
-    summary: ClassVar[str] = "Tavus cloud avatar (joins the LiveKit room)."
     provider: ClassVar[str] = "Tavus"
-    plugin_module: ClassVar[str] = "livekit.plugins.tavus"
     required: ClassVar[dict[str, str]] = {"api_key": "TAVUS_API_KEY"}
     stop_call: ClassVar[str] = "POST /v2/conversations/{id}/end (avatarkit's; the plugin has none)"
 
-    class Options(AvatarSessionOptions):
+    class Options(ApiOptions):
         face_id: str | None = Field(
             default=None, description="Face (replica); else TAVUS_FACE_ID, else the stock one.")
         pal_id: str | None = Field(
             default=None, description="PAL (persona); else TAVUS_PAL_ID, else the stock one.")
-        api_url: HttpUrl | None = Field(default=None, description="Default https://tavusapi.com/v2.")
-        api_key: SecretStr | None = Field(default=None, description="Else TAVUS_API_KEY.")
 
     async def end_session(self, avatar: Any) -> None:
         if avatar.conversation_id is None:

@@ -10,24 +10,21 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from avatarkit import hookimpl
-from avatarkit.faces.avatar_session import AvatarSessionFace, AvatarSessionOptions
+from avatarkit.faces.avatar_session import ApiKeyOptions, AvatarSessionFace
 
 
 class TruGenFace(AvatarSessionFace):
     """TruGen realtime avatar (joins the LiveKit room)."""
 
     name: ClassVar[str] = "trugen"
-    summary: ClassVar[str] = "TruGen cloud avatar (joins the LiveKit room)."
     provider: ClassVar[str] = "TruGen"
-    plugin_module: ClassVar[str] = "livekit.plugins.trugen"
     required: ClassVar[dict[str, str]] = {"api_key": "TRUGEN_API_KEY"}
 
-    class Options(AvatarSessionOptions):
+    class Options(ApiKeyOptions):
         avatar_id: str | None = Field(default=None, description="Else the stock avatar.")
-        api_key: SecretStr | None = Field(default=None, description="Else TRUGEN_API_KEY.")
 
 
 @hookimpl

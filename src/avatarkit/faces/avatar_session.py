@@ -42,7 +42,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from ..errors import FaceStartError, describe
 from ..face import Face
-from ..part import PartOptions
+from ..part import HttpUrl, PartOptions
 from ..transports.base import Transport
 
 log = logging.getLogger("avatarkit.faces.avatar_session")
@@ -92,6 +92,20 @@ class AvatarSessionOptions(PartOptions):
 
 
 BASE_OPTIONS = frozenset(AvatarSessionOptions.model_fields)
+
+
+class ApiKeyOptions(AvatarSessionOptions):
+    """A provider face's options with the provider's API key."""
+
+    api_key: SecretStr | None = Field(
+        default=None, description="The provider's API key; else its environment variable.")
+
+
+class ApiOptions(ApiKeyOptions):
+    """A provider face's options with the provider's API key and an API URL override."""
+
+    api_url: HttpUrl | None = Field(
+        default=None, description="The provider's API URL (default: the plugin's).")
 
 
 class _ErrorLog(logging.Handler):
@@ -186,9 +200,16 @@ class AvatarSessionFace(Face):
     Options: ClassVar[type[PartOptions]] = AvatarSessionOptions
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Defaults from the declarations: ``env`` from ``required``, ``plugin_module``
+        ``livekit.plugins.<name>``, ``summary`` from ``provider``."""
         super().__init_subclass__(**kwargs)
-        if "env" not in cls.__dict__ and "required" in cls.__dict__:
+        declared = cls.__dict__
+        if "env" not in declared and "required" in declared:
             cls.env = (*cls.required.values(), *LIVEKIT_ENV)
+        if not cls.plugin_module and "name" in declared:
+            cls.plugin_module = f"livekit.plugins.{cls.name}"
+        if "summary" not in declared and "provider" in declared:
+            cls.summary = f"{cls.provider} cloud avatar (joins the LiveKit room)."
 
     def __init__(self, options: Any = None) -> None:
         super().__init__(options)
