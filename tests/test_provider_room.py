@@ -72,16 +72,16 @@ def worker_config(name: str, llm: OpenAIStandin, face: str, options: dict[str, A
 async def room_session(livekit_server: Any, tmp_path: Path, llm: OpenAIStandin, name: str,
                        face: str, options: dict[str, Any]
                        ) -> AsyncIterator[tuple[Worker, User]]:
-    worker = Worker(tmp_path, worker_config(name, llm, face, options), livekit_server.env())
-    user = User()
-    try:
+    """A worker registered as ``name`` with ``face``, a user in room ``name``, dispatched."""
+    async with contextlib.AsyncExitStack() as cleanup:
+        worker = Worker(tmp_path, worker_config(name, llm, face, options), livekit_server.env())
+        cleanup.callback(worker.stop)
+        user = User()
+        cleanup.push_async_callback(user.leave)
         await worker.start()
         await user.join(livekit_server.url, livekit_server.token(name, "user"))
         await dispatch(livekit_server, name, name)
         yield worker, user
-    finally:
-        await user.leave()
-        worker.stop()
 
 
 def first_loud(user: User, identity: str, since: float, level: float = 0.01) -> float | None:
