@@ -306,3 +306,29 @@ def test_session_cap_is_the_providers_unless_set() -> None:
     assert faces["heygen"].cls({"sandbox": True}).session_cap() == 60
     with pytest.raises(ConfigError, match="exactly one of avatar_id, preset_id"):
         runway.parse_options({"avatar_id": "a", "preset_id": "p"})
+
+
+async def test_bithuman_local_mode_never_removes_the_agent(livekit_server, agent, tmp_path,
+                                                           monkeypatch) -> None:
+    """bitHuman's local mode renders in this process and publishes as the agent: its
+    plugin's close would remove "the avatar", i.e. the agent itself. The model here cannot
+    load (no bitHuman cloud to authenticate against): the face fails, and the agent stays."""
+    from livekit.agents import AgentSession
+
+    cls = Registry.load(environ={}).face("bithuman")
+    model = tmp_path / "model.imx"
+    model.write_bytes(b"not a model")
+    options = cls.parse_options({"model_path": str(model), "api_secret": "s"})
+    assert cls.local(options) and cls.required_env(options) == ()
+    monkeypatch.delenv("BITHUMAN_API_SECRET", raising=False)
+    assert cls.required_env(cls.parse_options({})) == ("BITHUMAN_MODEL_PATH",
+                                                      "BITHUMAN_API_SECRET")
+    face = cls(options)
+    assert face.session_cap() is None  # one process, no provider cap: no rotation
+    with in_job(agent):
+        with pytest.raises(FaceStartError):
+            await face.start(AgentSession(), RoomTransport(agent.room))
+        await face.aclose()
+        await asyncio.sleep(0.5)
+        assert AGENT in await participants(livekit_server, agent.name)
+        assert agent.room.isconnected()
