@@ -21,11 +21,11 @@ from livekit import rtc
 from livekit.agents import Agent, AgentSession
 from livekit.agents.voice import io
 
-from avatarkit import hookspecs
+from avatarkit import hookspecs, progress
 from avatarkit.brains import local as local_brain
 from avatarkit.brains.local import LocalBrain, shutdown, turn_handling
 from avatarkit.errors import AvatarkitError, ConfigError, UsageError
-from avatarkit.local import llama_server, progress
+from avatarkit.local import llama_server
 from avatarkit.local.espeak_tts import EspeakTTS
 from avatarkit.local.llama_server import free_loopback_port
 from avatarkit.local.piper_tts import PiperTTS

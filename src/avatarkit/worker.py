@@ -40,7 +40,7 @@ class JobSetup:
     def __call__(self, proc: JobProcess | None = None) -> None:
         global _composer
         from .composer import Composer
-        from .local.progress import set_quiet
+        from .progress import set_quiet
 
         set_quiet(True)  # several processes load at once: their notes would interleave
         began = time.perf_counter()

@@ -20,8 +20,9 @@ from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr, field_validator
 
+from ..emotions import EMOTIONS
 from ..errors import FaceStartError
-from ..face import EMOTIONS, Face
+from ..face import Face
 from ..hookspecs import hookimpl
 from ..part import PartOptions
 from ..transports.base import Transport

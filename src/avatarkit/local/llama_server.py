@@ -37,12 +37,12 @@ from types import TracebackType
 from typing import IO
 
 from ..errors import AvatarkitError, UsageError
+from ..progress import loading
 from ..redact import child_env
 from . import assets
 from .exit_status import describe_exit
 from .launcher import spawn_bound_to_parent
 from .probes import free_loopback_port, health_ok, warm_up
-from .progress import loading
 
 DEFAULT_ALIAS = "smollm2"
 __all__ = ["DEFAULT_ALIAS", "LlamaServer", "LlamaServerError", "ensure_started",

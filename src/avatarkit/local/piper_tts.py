@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from livekit.agents import APIConnectionError, tts, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 
+from ..progress import loading
 from . import assets
-from .progress import loading
 from .threaded import iterate_in_thread
 
 if TYPE_CHECKING:

@@ -20,8 +20,8 @@ from livekit.agents import stt, utils
 from livekit.agents.language import LanguageCode
 from livekit.agents.types import NOT_GIVEN, APIConnectOptions, NotGivenOr
 
+from ..progress import loading
 from . import assets
-from .progress import loading
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
