@@ -14,7 +14,7 @@ from avatarkit.transports.mp4_recorder import Mp4Recorder
 
 
 def test_ask_text_is_spoken_and_recognised() -> None:
-    from avatarkit.local.whisper_stt import load_whisper_model
+    from avatarkit.engines.whisper_stt import load_whisper_model
 
     samples = synthesize_question("What is the capital of France?")
     assert len(samples) > 16000

@@ -149,7 +149,7 @@ def test_mp4_has_audio_and_video_of_matching_length(demo: dict[str, Any]) -> Non
 
 
 def test_whisper_hears_speech_in_the_reply_audio(demo: dict[str, Any]) -> None:
-    from avatarkit.local.whisper_stt import load_whisper_model
+    from avatarkit.engines.whisper_stt import load_whisper_model
 
     _, audio, _, _ = _decode(demo["mp4"])
     segments, _ = load_whisper_model().transcribe(audio, language="en", beam_size=1)

@@ -140,7 +140,7 @@ def recorder() -> Iterator[int]:
 def test_userinfo_in_base_url_is_basic_auth_not_a_host_name(recorder: int) -> None:
     import base64
 
-    from avatarkit.local.endpoint import check_openai_endpoint
+    from avatarkit.engines.endpoint import check_openai_endpoint
 
     assert check_openai_endpoint(f"http://ada:p%40ss@127.0.0.1:{recorder}/v1") == ["m"]
     [(path, host, auth)] = _Recorder.seen
@@ -160,7 +160,7 @@ RUNNER = (
 
 
 def test_demo_never_prints_nor_resolves_a_password_in_base_url(tmp_path: Path) -> None:
-    from avatarkit.local.probes import free_loopback_port
+    from avatarkit.engines.probes import free_loopback_port
 
     port = free_loopback_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AVATARKIT_", "LIVEKIT_"))}
@@ -181,7 +181,7 @@ def test_demo_never_prints_nor_resolves_a_password_in_base_url(tmp_path: Path) -
 def test_espeak_gets_no_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import wave
 
-    from avatarkit.local import say
+    from avatarkit.engines import say
 
     fake = tmp_path / "espeak-ng"
     fake.write_text(f"#!/bin/sh\nenv > {tmp_path}/env\ncat {tmp_path}/speech.wav\n")

@@ -30,8 +30,8 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _local_stack_or_skip() -> None:
+    from avatarkit.engines import assets
     from avatarkit.errors import UsageError
-    from avatarkit.local import assets
 
     try:
         assets.llama_server_binary()

@@ -144,7 +144,7 @@ def run_demo(
 
 def synthesize_question(text: str) -> Any:
     """Speak ``text`` with the local TTS (Piper, else espeak-ng) as 16 kHz int16 samples."""
-    from .local.say import speak_16k
+    from .engines.say import speak_16k
 
     samples = speak_16k(text)
     from .transports.audio_files import check_speech

@@ -5,13 +5,13 @@ llama.cpp's OpenAI-compatible API (the same client path as vLLM). Starting waits
 ``/health`` and sends a one-token warm-up request. The process is stopped on every exit
 path: :meth:`LlamaServer.stop`, leaving a ``with``/``async with`` block, a cancelled or
 failed start, interpreter exit (``atexit``) and, on Linux, the death of this process
-(``PR_SET_PDEATHSIG``, see :mod:`avatarkit.local.launcher`). It gets an environment without
+(``PR_SET_PDEATHSIG``, see :mod:`avatarkit.engines.launcher`). It gets an environment without
 credentials (:func:`avatarkit.redact.child_env`).
 
 A server that dies at start or during the warm-up with an illegal instruction (SIGILL: a
 native build on a CPU that advertises but traps an instruction set, as AMX on some VMs) is
 restarted once with weight repacking off (``--no-repack``), saying so once; any other death
-is reported by its real cause (:mod:`avatarkit.local.exit_status`).
+is reported by its real cause (:mod:`avatarkit.engines.exit_status`).
 
 The process-wide server is reached through :func:`ensure_started` (async),
 :func:`ensure_started_sync` and stopped by :func:`shutdown`.
@@ -51,7 +51,7 @@ __all__ = ["DEFAULT_ALIAS", "LlamaServer", "LlamaServerError", "ensure_started",
 _BIND_FAILURE_MARKERS = ("address already in use", "couldn't bind", "failed to bind")
 _BIND_RETRIES = 3
 _POLL = 0.05
-log = logging.getLogger("avatarkit.local.llama_server")
+log = logging.getLogger("avatarkit.engines.llama_server")
 _live: weakref.WeakSet[LlamaServer] = weakref.WeakSet()
 # set once a server died of SIGILL: later servers of this process start without repacking
 _repack_traps = False

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from .progress import loading
+from ..progress import loading
 
 if TYPE_CHECKING:
     from livekit.agents import vad
