@@ -51,7 +51,7 @@ def register_web_commands(app: typer.Typer) -> None:
         cfg = _config(config, brain, face, brain_opt, face_opt, fallback)
         plan = make_plan(cfg, _registry())  # every part valid before serving (exit 2 if not)
         _require_playground_deps()
-        from .web.playground_server import run_playground
+        from .playground.server import run_playground
 
         run_playground(plan, host=host, port=port, open_browser=open_,
                        max_sessions=max_sessions, echo=typer.echo)

@@ -239,7 +239,7 @@ class LocalFace(Face):
             self._runner_done.add_done_callback(
                 lambda f: None if f.cancelled() else f.exception())  # retrieved: no warning
         if o.control_port is not None:
-            from .control_api import ControlServer
+            from ..web.control_api import ControlServer
 
             token = o.control_token.get_secret_value() if o.control_token else None
             self.control = ControlServer(self, port=o.control_port, token=token)

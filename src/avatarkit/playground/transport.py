@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import sys
 import time
 import uuid
@@ -25,8 +24,9 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AvatarkitError, describe
-from ..report import TURN_STAGES, SessionReport, TurnCollector
-from .base import MediaSink, Transport
+from ..report import TURN_STAGES, SessionReport, TurnCollector, TurnRecord
+from ..transports.base import MediaSink, Transport
+from .controls import apply_control, background_choices
 
 if TYPE_CHECKING:
     from aiortc import RTCDataChannel
@@ -37,21 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("avatarkit.playground")
 
 VIDEO_CODECS = ("video/vp8", "video/h264", "video/rtx")  # aiortc cannot do VP9/AV1
-_PAGE_BACKGROUND = re.compile(r"^(#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3}|[a-z][a-z0-9_-]{0,31})$")
-
-
-class _TurnReporter(TurnCollector):
-    """The composer's turn records, also sent to the page as they complete."""
-
-    def __init__(self, transport: PlaygroundTransport, face: Any) -> None:
-        super().__init__(SessionReport(brain=""), face)
-        self._transport = transport
-
-    def _finish(self) -> None:
-        turn = self._pending
-        super()._finish()
-        self._transport._turn_finished(turn.heard, turn.answered, turn.interrupted,
-                                       dict(turn.latencies))
 
 
 class PlaygroundTransport(Transport):
@@ -67,8 +52,10 @@ class PlaygroundTransport(Transport):
                  playout_delay: float = 0.06, brain: str = "", face: str = "") -> None:
         from aiortc import RTCConfiguration, RTCPeerConnection
 
-        from ..web.tracks import BrowserAudioInput, PeerMediaSink, PeerTurnTiming, Playout
-        from .file import MediaClock
+        from ..transports.file import MediaClock
+        from .mic import BrowserAudioInput
+        from .peer_media import PeerMediaSink, PeerTurnTiming
+        from .timeline import Playout
 
         self.session_id = session_id or uuid.uuid4().hex[:12]
         self.brain = brain
@@ -156,7 +143,7 @@ class PlaygroundTransport(Transport):
         return self.input
 
     def audio_output(self) -> io.AudioOutput:
-        from .file import PacedAudioOutput
+        from ..transports.file import PacedAudioOutput
 
         if self._output is None:
             self._output = PacedAudioOutput(self.sink, self.clock)
@@ -180,12 +167,14 @@ class PlaygroundTransport(Transport):
         """The composer's ``on_started``: the session runs and ``face`` is attached."""
         self.face = face
         self.video = self._output is None  # an audio-only face took the audio output
-        _TurnReporter(self, face).attach(session)
+        # the page shows each turn as it completes (the composer keeps its own report)
+        TurnCollector(SessionReport(brain=self.brain), face,
+                      on_turn=self._turn_finished).attach(session)
         self.send({
             "type": "ready", "session": self.session_id, "brain": self.brain,
             "face": face.name, "requested_face": self.requested_face or face.name,
             "video": self.video,
-            "capabilities": {**face.capabilities(), "backgrounds": _background_choices(face)},
+            "capabilities": {**face.capabilities(), "backgrounds": background_choices(face)},
             "stages": [[label, key] for label, key in TURN_STAGES],
         })
 
@@ -271,15 +260,15 @@ class PlaygroundTransport(Transport):
     def _speech_ended(self, at: float) -> None:
         self.timings.append(self._timing_cls(speech_end=at))
 
-    def _turn_finished(self, heard: str, answered: str, interrupted: bool,
-                       latencies: dict[str, float]) -> None:
+    def _turn_finished(self, record: TurnRecord) -> None:
         measured = None
         for timing in reversed(self.timings):
             if timing.first_frame is not None:
                 measured = timing.speech_end_to_first_frame
                 break
-        turn = {"index": len(self.turns) + 1, "heard": heard, "answered": answered,
-                "interrupted": interrupted, "latencies": latencies,
+        turn = {"index": len(self.turns) + 1, "heard": record.heard,
+                "answered": record.answered, "interrupted": record.interrupted,
+                "latencies": dict(record.latencies),
                 "server_speech_end_to_first_frame": measured}
         self.turns.append(turn)
         self.send({"type": "turn", **turn})
@@ -303,33 +292,7 @@ class PlaygroundTransport(Transport):
             self.send({"type": "control", "ok": False, "error": f"unknown message {kind!r}"})
 
     async def _control(self, data: dict[str, Any]) -> None:
-        face = self.face
-        kind = data["type"]
-        reply: dict[str, Any] = {"type": "control", "control": kind}
-        try:
-            if face is None:
-                raise AvatarkitError("the face has not started yet")
-            caps = face.capabilities()
-            if kind == "emotion":
-                name = str(data.get("name", ""))
-                intensity = float(data.get("intensity", 1.0))
-                if name not in caps.get("emotions", []):
-                    raise AvatarkitError(f"face '{face.name}' has no emotion {name!r}")
-                await face.set_emotion(name, max(0.0, min(1.0, intensity)))
-                reply.update(ok=True, name=name, intensity=intensity)
-            else:
-                value = str(data.get("value", "")).strip()
-                if not caps.get("background"):
-                    raise AvatarkitError(f"face '{face.name}' does not support backgrounds")
-                if not _PAGE_BACKGROUND.match(value):
-                    # never a file path from a page: only presets, names and #RRGGBB
-                    raise AvatarkitError(f"background {value!r} is not a preset, colour name "
-                                         "or #RRGGBB colour")
-                await face.set_background(value)
-                reply.update(ok=True, value=value)
-        except Exception as exc:  # noqa: BLE001 - reported to the page, never fatal
-            reply.update(ok=False, error=describe(exc))
-        self.send(reply)
+        self.send(await apply_control(self.face, data))
 
     # -- status ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -354,21 +317,3 @@ class PlaygroundTransport(Transport):
             "page_timings": self.page_timings,
             "ended": self.end_reason,
         }
-
-
-def _background_choices(face: Any) -> list[str]:
-    """Named backgrounds the page can offer: ``capabilities()["backgrounds"]`` when the face
-    lists them, else the plain names of its control state (presets like ``studio``)."""
-    caps = face.capabilities()
-    if not caps.get("background"):
-        return []
-    names = caps.get("backgrounds")
-    if names is None:
-        state = getattr(face, "control_state", None)
-        try:
-            names = state()["capabilities"]["backgrounds"] if callable(state) else []
-        except Exception:  # noqa: BLE001 - optional, face-specific
-            names = []
-    return [n for n in names if isinstance(n, str) and _PAGE_BACKGROUND.match(n)
-            and not n.startswith("#")]
-

@@ -3,7 +3,7 @@
 Routes: ``GET /`` (the page), ``GET /static/*``, ``POST /offer`` (SDP offer after ICE
 gathering -> SDP answer; starts one session), ``GET /sessions`` (status JSON),
 ``GET /healthz``. Every peer gets its own
-:class:`~avatarkit.transports.playground.PlaygroundTransport` and its own ``Composer.run``;
+:class:`~avatarkit.playground.transport.PlaygroundTransport` and its own ``Composer.run``;
 models and the llama.cpp server are process-wide.
 """
 
@@ -13,21 +13,31 @@ import asyncio
 import collections
 import contextlib
 import logging
-import signal
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 
 from ..composer import Composer, Plan
 from ..errors import AvatarkitError
+from ..web import static_dir as shared_static_dir
+from ..web.origins import OriginPolicy, own_origins
+from ..web.serving import listen, origin_check, read_model, serve_until_signal
 from . import static_dir
-from .origins import OriginPolicy, listen, own_origins
 
 log = logging.getLogger("avatarkit.playground")
 
 MAX_OFFER_BYTES = 200_000
+_BAD_OFFER = "expected a JSON body {\"sdp\": ..., \"type\": \"offer\"}"
+
+
+class Offer(BaseModel):
+    """The body of ``POST /offer``: the browser's SDP offer, after its ICE gathering."""
+
+    sdp: str
+    type: Literal["offer"]
 
 
 class _Peer:
@@ -77,11 +87,13 @@ class PlaygroundServer:
         asyncio.run(build_once())
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_OFFER_BYTES)
+        app = web.Application(client_max_size=MAX_OFFER_BYTES, middlewares=[
+            origin_check(lambda origin: self._policy.allows(origin), _refuse_origin)])
         app.router.add_get("/", self._index)
         app.router.add_get("/healthz", self._health)
         app.router.add_get("/sessions", self._sessions)
         app.router.add_post("/offer", self._offer)
+        app.router.add_get("/static/style.css", _style)  # shared with `serve`'s room page
         app.router.add_static("/static/", static_dir(), follow_symlinks=False)
         return app
 
@@ -132,28 +144,22 @@ class PlaygroundServer:
         }, dumps=_dumps)
 
     async def _offer(self, request: web.Request) -> web.Response:
-        from ..transports.playground import PlaygroundTransport
+        from .transport import PlaygroundTransport
 
-        origin = request.headers.get("Origin")
-        if not self._policy.allows(origin):
-            return _error(403, f"origin {origin} may not start sessions on this playground")
         if self._stopping:
             return _error(503, "the playground is shutting down")
         if len(self.peers) >= self.max_sessions:
             return _error(503, f"the playground already runs {len(self.peers)} sessions "
                           "(--max-sessions); close a tab or try again later")
         try:
-            body = await request.json()
-        except Exception:  # noqa: BLE001 - bad JSON, wrong content type, too large
-            return _error(400, "expected a JSON body {\"sdp\": ..., \"type\": \"offer\"}")
-        if not isinstance(body, dict) or not isinstance(body.get("sdp"), str) \
-                or body.get("type") != "offer":
-            return _error(400, "expected a JSON body {\"sdp\": ..., \"type\": \"offer\"}")
+            offer = await read_model(request, Offer)
+        except (ValidationError, web.HTTPException):  # not an offer, or too large
+            return _error(400, _BAD_OFFER)
         transport = PlaygroundTransport(connect_timeout=self.connect_timeout,
                                         brain=self.plan.brain_cls.name,
                                         face=self.plan.faces[0].cls.name)
         try:
-            answer = await transport.answer(body["sdp"], "offer")
+            answer = await transport.answer(offer.sdp, offer.type)
         except AvatarkitError as exc:
             await transport.aclose()
             return _error(400, exc.message)
@@ -226,37 +232,18 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+def _refuse_origin(origin: str | None) -> web.Response:
+    return _error(403, f"origin {origin} may not start sessions on this playground")
+
+
+async def _style(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(shared_static_dir() / "style.css")
+
+
 def _dumps(obj: Any) -> str:
     import json
 
     return json.dumps(obj, default=str)
-
-
-async def serve_until_signal(
-    start: Callable[[], Any], stop: Callable[[], Any],
-    on_ready: Callable[[], None] | None = None,
-) -> None:
-    """Run ``start()``, wait for Ctrl-C / SIGTERM, then ``stop()`` (a second Ctrl-C during
-    the shutdown interrupts it)."""
-    loop = asyncio.get_running_loop()
-    stop_event = asyncio.Event()
-    installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop_event.set)
-            installed.append(sig)
-    started = False
-    try:
-        await start()
-        started = True
-        if on_ready is not None:
-            on_ready()
-        await stop_event.wait()
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-        if started:
-            await stop()
 
 
 def run_playground(plan: Plan, *, host: str, port: int, open_browser: bool = False,
