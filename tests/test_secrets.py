@@ -97,7 +97,7 @@ def test_a_refused_secret_is_not_repeated(capsys, clean_env) -> None:
 
 def test_the_worker_plan_travels_pickled_not_in_the_environment(clean_env) -> None:
     from avatarkit.composer import make_plan
-    from avatarkit.worker import JobSetup, build_server
+    from avatarkit.worker.server import JobSetup, build_server
 
     environ = {"LIVEKIT_URL": "ws://127.0.0.1:9", "LIVEKIT_API_KEY": "k",
                "LIVEKIT_API_SECRET": "lk-ENV-secret"}

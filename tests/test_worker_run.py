@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from avatarkit.worker import INITIALIZE_TIMEOUT
+from avatarkit.worker.server import INITIALIZE_TIMEOUT
 
 SECRET_OPTION = "sk-option-secret-0123456789"
 

@@ -143,7 +143,7 @@ def run(
     Ctrl-C (or SIGTERM) stops it: exit 0 once it had registered with LiveKit, 1 if it never
     did (an unreachable server is reported within seconds, exit 1)."""
     from .composer import make_plan
-    from .worker_run import run_worker
+    from .worker.run import run_worker
 
     if room is not None:
         from .tokens import check_room

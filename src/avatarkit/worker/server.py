@@ -4,8 +4,8 @@ Job processes are separate interpreters started by LiveKit (a forkserver on Linu
 validated :class:`~avatarkit.composer.Plan` reaches them inside :class:`JobSetup`, the
 ``setup_fnc`` LiveKit pickles over its process-start pipe: never through the environment,
 so no credential of the configuration lands in a variable that every child (llama-server,
-espeak-ng) inherits. :mod:`avatarkit.worker_run` runs the server for the CLI; the load it
-reports comes from :mod:`avatarkit.worker_load`.
+espeak-ng) inherits. :mod:`avatarkit.worker.run` runs the server for the CLI; the load it
+reports comes from :mod:`avatarkit.worker.load`.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from .worker_load import CpuLoad, SessionGate, session_load
+from .load import CpuLoad, SessionGate, session_load
 
 if TYPE_CHECKING:
     from livekit.agents import AgentServer, JobContext, JobProcess
 
-    from .composer import Composer, Plan
+    from ..composer import Composer, Plan
 
 log = logging.getLogger("avatarkit.worker")
 #: Seconds a job process may take to prewarm. LiveKit's default (10 s) is too short for the
@@ -39,8 +39,8 @@ class JobSetup:
 
     def __call__(self, proc: JobProcess | None = None) -> None:
         global _composer
-        from .composer import Composer
-        from .progress import set_quiet
+        from ..composer import Composer
+        from ..progress import set_quiet
 
         set_quiet(True)  # several processes load at once: their notes would interleave
         began = time.perf_counter()
@@ -52,13 +52,13 @@ class JobSetup:
 def composer() -> Composer:
     """The job process's composer (built by :class:`JobSetup`)."""
     if _composer is None:
-        raise RuntimeError("this job process was not set up by avatarkit.worker.JobSetup")
+        raise RuntimeError("this job process was not set up by avatarkit.worker.server.JobSetup")
     return _composer
 
 
 async def entrypoint(ctx: JobContext) -> None:
     """One LiveKit job: connect, run the composer over the room, then free the slot."""
-    from .transports.room import RoomTransport
+    from ..transports.room import RoomTransport
 
     await ctx.connect()
     log.info("session started in room %s", ctx.room.name)
@@ -81,7 +81,7 @@ def build_server(plan: Plan) -> AgentServer:
     """An ``AgentServer`` for ``plan`` whose load reflects face rendering cost.
 
     The load is LiveKit's public CPU monitor (unless ``worker.measure_cpu`` is off) against
-    the declared cost of the sessions held; a :class:`~avatarkit.worker_load.SessionGate`
+    the declared cost of the sessions held; a :class:`~avatarkit.worker.load.SessionGate`
     answers job requests so ``worker.max_sessions`` holds under concurrent dispatch.
     """
     from livekit.agents import AgentServer

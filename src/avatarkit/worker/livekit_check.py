@@ -15,10 +15,10 @@ import ssl
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from .errors import AvatarkitError
+from ..errors import AvatarkitError
 
 if TYPE_CHECKING:
-    from .config import LiveKitSettings
+    from ..config import LiveKitSettings
 
 CHECK_TIMEOUT = 10.0
 _SETTINGS_HINT = ("set LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET (or [livekit] in "

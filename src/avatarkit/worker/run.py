@@ -4,7 +4,7 @@ LiveKit Agents 1.8 deprecated its built-in Python CLI (``cli.run_app``); this ru
 ``AgentServer`` through its public API (``run``/``drain``/``aclose``, ``simulate_job`` for
 ``--room``):
 
-1. :func:`~avatarkit.livekit_check.check_livekit` asks the server once, with the worker's
+1. :func:`~avatarkit.worker.livekit_check.check_livekit` asks the server once, with the worker's
    key and secret, before any model loads: each mistake (nothing listening, TLS mismatch,
    unknown key, wrong secret, not a LiveKit server) is one plain line naming the setting,
    exit code 1, within seconds.
@@ -25,15 +25,15 @@ import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from .errors import AvatarkitError, MissingCredentialsError, describe
+from ..errors import AvatarkitError, MissingCredentialsError, describe
+from ..redact import redact_url
 from .livekit_check import LiveKitSetupError, check_livekit
-from .redact import redact_url
 
 if TYPE_CHECKING:
     from livekit.agents import AgentServer
 
-    from .composer import Plan
-    from .config import AvatarkitConfig
+    from ..composer import Plan
+    from ..config import AvatarkitConfig
 
 Mode = Literal["start", "dev", "connect"]
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -46,7 +46,7 @@ class WorkerError(AvatarkitError):
 def run_worker(plan: Plan, *, mode: Mode = "start", room: str | None = None,
                echo: Callable[[str], Any] = print) -> None:
     """Run a LiveKit worker for ``plan`` until stopped (blocking); see the module doc."""
-    from .worker import build_server, worker_plan
+    from .server import build_server, worker_plan
 
     lk = plan.config.livekit
     missing = lk.missing()
