@@ -1,0 +1,58 @@
+"""``avatarkit playground``: talk to the avatar in a browser, peer-to-peer (WebRTC)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..errors import UsageError
+from .shared import (
+    BrainArg,
+    BrainOptArg,
+    ConfigArg,
+    FaceArg,
+    FaceOptArg,
+    FallbackArg,
+    HostArg,
+    check_port,
+    load_registry,
+    load_settings,
+)
+
+
+def playground(
+    brain: BrainArg = None, face: FaceArg = None,
+    brain_opt: BrainOptArg = [],  # noqa: B006 - typer default
+    face_opt: FaceOptArg = [], fallback: FallbackArg = None,  # noqa: B006
+    config: ConfigArg = None,
+    host: HostArg = "127.0.0.1",
+    port: Annotated[int, typer.Option(
+        "--port", "-p", help="Port (0 picks a free one).")] = 8765,
+    open_: Annotated[bool, typer.Option(
+        "--open", help="Open the page in the default browser.")] = False,
+    max_sessions: Annotated[int, typer.Option(
+        "--max-sessions", help="Browsers served at once (1-64).")] = 4,
+) -> None:
+    """Talk to the avatar in a browser, peer-to-peer (WebRTC), no LiveKit server."""
+    from ..composer import make_plan
+
+    check_port(port)
+    if not 1 <= max_sessions <= 64:
+        raise UsageError(f"--max-sessions must be 1-64 (got {max_sessions})")
+    cfg = load_settings(config, brain, face, brain_opt, face_opt, fallback)
+    plan = make_plan(cfg, load_registry())  # every part valid before serving (exit 2 if not)
+    _require_playground_deps()
+    from ..playground.server import run_playground
+
+    run_playground(plan, host=host, port=port, open_browser=open_,
+                   max_sessions=max_sessions, echo=typer.echo)
+
+
+def _require_playground_deps() -> None:
+    from importlib.util import find_spec
+
+    missing = [m for m in ("aiortc", "av", "numpy") if find_spec(m) is None]
+    if missing:
+        raise UsageError(f"the playground needs {', '.join(missing)}",
+                         hint="pip install 'avatarkit[playground]'")
