@@ -14,17 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from avatarkit.cli import main
+import cli_runner
 
 SILENT_PLUGINS = {"AVATARKIT_LOAD_PLUGINS": ""}  # built-ins only: no stray plugin warnings
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 1), out, err
+    result = cli_runner.run_cli(capsys, *args)
+    assert not result.network, result.network  # bad input is refused before any connection
+    return result.returncode, result.stdout, result.stderr
 
 
 def assert_usage(result: tuple[int, str, str], *needles: str) -> str:

@@ -7,8 +7,6 @@ import http.server
 import json
 import os
 import pickle
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +15,7 @@ import pytest
 
 from avatarkit.cli import main
 from avatarkit.config import load_config
+from cli_runner import run_cli
 
 PLUGIN = """
 from pydantic import Field, SecretStr
@@ -148,34 +147,27 @@ def test_userinfo_in_base_url_is_basic_auth_not_a_host_name(recorder: int) -> No
     assert auth == "Basic " + base64.b64encode(b"ada:p@ss").decode()
 
 
-RUNNER = (
-    "import sys\n"
-    "def hook(event, args):\n"
-    "    if event == 'socket.getaddrinfo':\n"
-    "        print('LOOKUP', args[0], file=sys.stderr)\n"
-    "sys.addaudithook(hook)\n"
-    "from avatarkit.cli import main\n"
-    "main(sys.argv[1:])\n"
-)
-
-
-def test_demo_never_prints_nor_resolves_a_password_in_base_url(tmp_path: Path) -> None:
+def test_demo_never_prints_nor_resolves_a_password_in_base_url(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from avatarkit.engines.probes import free_loopback_port
 
     port = free_loopback_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AVATARKIT_", "LIVEKIT_"))}
-    env.update({"AVATARKIT_LOAD_PLUGINS": "", "AVATARKIT_QUIET": "1", "HF_HUB_OFFLINE": "1"})
-    result = subprocess.run(
-        [sys.executable, "-c", RUNNER, "demo", "--face", "none", "--brain-opt",
-         f"base_url=http://ada:hunter2@127.0.0.1:{port}/v1", "--output",
-         str(tmp_path / "out.mp4")],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    for var in [v for v in os.environ if v.startswith(("AVATARKIT_", "LIVEKIT_"))]:
+        monkeypatch.delenv(var)
+    for var, value in {"AVATARKIT_LOAD_PLUGINS": "", "AVATARKIT_QUIET": "1",
+                       "HF_HUB_OFFLINE": "1"}.items():
+        monkeypatch.setenv(var, value)
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(capsys, "demo", "--face", "none", "--brain-opt",
+                     f"base_url=http://ada:hunter2@127.0.0.1:{port}/v1", "--output",
+                     str(tmp_path / "out.mp4"))
     assert result.returncode == 1, result.stderr
     assert "hunter2" not in result.stderr + result.stdout
     assert f"no OpenAI-compatible LLM server answers at http://127.0.0.1:{port}/v1" \
         in result.stderr
-    lookups = [line for line in result.stderr.splitlines() if line.startswith("LOOKUP")]
-    assert not [line for line in lookups if "@" in line or "ada" in line], lookups
+    lookups = [entry for entry in result.network if entry.startswith("lookup")]
+    assert not [entry for entry in lookups if "@" in entry or "ada" in entry], lookups
 
 
 def test_espeak_gets_no_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
