@@ -24,7 +24,7 @@ from room_worker import WorkerProcess, dispatch, participants, wait_until
 from standins.boson import BosonStandin
 from standins.openai_api import OpenAIStandin
 
-pytestmark = [pytest.mark.room, pytest.mark.standin]
+pytestmark = [pytest.mark.room, pytest.mark.standin, pytest.mark.local_extra]
 
 AVATAR = "boson-avatar-agent"
 GREETING = ("Hello, and welcome to the avatar kit room test. I will keep talking for a "

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import numpy as np
+import pytest
 from livekit import rtc
 
 from avatarkit.demo import latency_table, synthesize_question
@@ -13,6 +14,7 @@ from avatarkit.report import SessionReport, TurnRecord
 from avatarkit.transports.mp4_recorder import Mp4Recorder
 
 
+@pytest.mark.local_extra
 def test_ask_text_is_spoken_and_recognised() -> None:
     from avatarkit.engines.whisper_stt import load_whisper_model
 

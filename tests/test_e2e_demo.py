@@ -25,7 +25,7 @@ import pytest
 
 from local_helpers import espeak_wav, process_gone
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.local_extra]
 
 FPS = 25
 INTERRUPT_AFTER = 1.0

@@ -23,6 +23,7 @@ pytestmark = [
     pytest.mark.skipif(platform.machine() != "x86_64", reason="emulates an older x86-64 CPU"),
     pytest.mark.skipif(shutil.which("qemu-x86_64") is None,
                        reason="qemu-user is not installed (scripts/setup.sh installs it)"),
+    pytest.mark.local_extra,
 ]
 
 

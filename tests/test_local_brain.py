@@ -32,6 +32,8 @@ from avatarkit.engines.whisper_stt import WhisperSTT
 from avatarkit.errors import AvatarkitError, ConfigError, UsageError
 from local_helpers import espeak_frame, words
 
+pytestmark = pytest.mark.local_extra  # the offline engines / the renderer
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 SRC = Path(__file__).resolve().parents[1] / "src"
 HEAVY = ("livekit", "numpy", "onnxruntime", "faster_whisper", "av", "piper", "ctranslate2")

@@ -29,6 +29,8 @@ from avatarkit.engines.whisper_stt import WhisperSTT
 from avatarkit.errors import AvatarkitError, UsageError
 from local_helpers import espeak_frame, rms, wait_gone, words
 
+pytestmark = pytest.mark.local_extra  # the offline engines / the renderer
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 SRC = Path(__file__).resolve().parents[1] / "src"
 STORY = ("The sun rose over the quiet harbour. Fishing boats drifted out towards the open sea. "

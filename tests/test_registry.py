@@ -218,6 +218,7 @@ def test_listing_plugins_never_imports_livekit(plugin_dir, clean_env) -> None:
     assert '"sparkle"' in out.stdout
 
 
+@pytest.mark.local_extra
 def test_example_plugin_package_registers(plugin_dir, clean_env) -> None:
     from pathlib import Path
 

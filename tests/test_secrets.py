@@ -147,6 +147,7 @@ def test_userinfo_in_base_url_is_basic_auth_not_a_host_name(recorder: int) -> No
     assert auth == "Basic " + base64.b64encode(b"ada:p@ss").decode()
 
 
+@pytest.mark.local_extra
 def test_demo_never_prints_nor_resolves_a_password_in_base_url(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -96,6 +96,7 @@ def test_worker_modules_use_only_public_livekit_api() -> None:
         assert "cli.run_app(" not in text and "catch_warnings" not in text, name
 
 
+@pytest.mark.local_extra
 def test_job_setup_and_entrypoint_pickle_for_job_processes(clean_env) -> None:
     """Job processes unpickle these: the entrypoint by reference, the setup with its plan."""
     import pickle
