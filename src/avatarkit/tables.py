@@ -17,7 +17,8 @@ def new_table(*headers: str) -> Any:
     """A ``rich.table.Table`` with these column headers, borderless, flush left."""
     from rich.table import Table
 
-    table = Table(show_edge=False, pad_edge=False, header_style="bold", highlight=False)
+    table = Table(show_edge=False, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold",
+                  highlight=False)
     for header in headers:
         table.add_column(header)
     return table
@@ -32,7 +33,7 @@ def render(*renderables: Any) -> str:
     tty = sys.stdout.isatty()
     # a rule under the header: box-drawing on a terminal, plain ASCII elsewhere
     head = box.SIMPLE_HEAD if tty else box.Box(
-        "    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True)
+        "    \n    \n -  \n    \n    \n    \n    \n    \n", ascii=True)
     width = shutil.get_terminal_size().columns if tty else 100_000
     out = io.StringIO()
     console = Console(file=out, width=width, force_terminal=tty, no_color=not tty,

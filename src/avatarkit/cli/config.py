@@ -7,32 +7,22 @@ from typing import Annotated
 
 import typer
 
-from .shared import (
-    BrainArg,
-    BrainOptArg,
-    ConfigArg,
-    FaceArg,
-    FaceOptArg,
-    FallbackArg,
-    load_registry,
-    load_settings,
-)
+from .shared import PartFlags, load_registry, picks_parts
 
 config_app = typer.Typer(help="Inspect the merged configuration.", no_args_is_help=True)
 
 
 @config_app.command("show")
+@picks_parts
 def config_show(
-    brain: BrainArg = None, face: FaceArg = None, brain_opt: BrainOptArg = [],  # noqa: B006
-    face_opt: FaceOptArg = [], fallback: FallbackArg = None,  # noqa: B006
-    config: ConfigArg = None,
+    parts: PartFlags,
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of TOML.")] = False,
 ) -> None:
     """Print the merged configuration (flags > env > file > defaults), secrets masked."""
     from ..composer import make_plan
     from ..listing import secret_fields, to_toml
 
-    cfg = load_settings(config, brain, face, brain_opt, face_opt, fallback)
+    cfg = parts.settings()
     registry = load_registry()
     make_plan(cfg, registry, check_usable=False)  # names and options, as `run` checks them
     data = cfg.masked(secret_fields(registry))

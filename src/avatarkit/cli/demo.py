@@ -8,22 +8,12 @@ from typing import Annotated
 
 import typer
 
-from .shared import (
-    BrainArg,
-    BrainOptArg,
-    ConfigArg,
-    FaceArg,
-    FaceOptArg,
-    FallbackArg,
-    load_registry,
-    load_settings,
-)
+from .shared import PartFlags, load_registry, picks_parts
 
 
+@picks_parts
 def demo(
-    brain: BrainArg = None, face: FaceArg = None, brain_opt: BrainOptArg = [],  # noqa: B006
-    face_opt: FaceOptArg = [], fallback: FallbackArg = None,  # noqa: B006
-    config: ConfigArg = None,
+    parts: PartFlags,
     input_: Annotated[list[Path], typer.Option(
         "--input", "-i", help="Spoken question(s) to play (repeatable; wav/mp3/...).")]
     = [],  # noqa: B006
@@ -45,9 +35,8 @@ def demo(
     if report_json is not None:
         check_output(report_json, "--report-json")
     check_asks(ask)
-    cfg = load_settings(config, brain, face, brain_opt, face_opt, fallback)
-    result = run_demo(cfg, inputs=input_, asks=ask, output=output, registry=load_registry(),
-                      interrupt_after=interrupt_after)
+    result = run_demo(parts.settings(), inputs=input_, asks=ask, output=output,
+                      registry=load_registry(), interrupt_after=interrupt_after)
     print_demo(result, echo=typer.echo)
     if report_json is not None:
         report_json.write_text(json.dumps(result.to_dict(), indent=2))

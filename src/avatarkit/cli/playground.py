@@ -7,25 +7,12 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
-from .shared import (
-    BrainArg,
-    BrainOptArg,
-    ConfigArg,
-    FaceArg,
-    FaceOptArg,
-    FallbackArg,
-    HostArg,
-    check_port,
-    load_registry,
-    load_settings,
-)
+from .shared import HostArg, PartFlags, check_port, load_registry, picks_parts
 
 
+@picks_parts
 def playground(
-    brain: BrainArg = None, face: FaceArg = None,
-    brain_opt: BrainOptArg = [],  # noqa: B006 - typer default
-    face_opt: FaceOptArg = [], fallback: FallbackArg = None,  # noqa: B006
-    config: ConfigArg = None,
+    parts: PartFlags,
     host: HostArg = "127.0.0.1",
     port: Annotated[int, typer.Option(
         "--port", "-p", help="Port (0 picks a free one).")] = 8765,
@@ -40,8 +27,8 @@ def playground(
     check_port(port)
     if not 1 <= max_sessions <= 64:
         raise UsageError(f"--max-sessions must be 1-64 (got {max_sessions})")
-    cfg = load_settings(config, brain, face, brain_opt, face_opt, fallback)
-    plan = make_plan(cfg, load_registry())  # every part valid before serving (exit 2 if not)
+    # every part valid before serving (exit 2 if not)
+    plan = make_plan(parts.settings(), load_registry())
     _require_playground_deps()
     from ..playground.server import run_playground
 

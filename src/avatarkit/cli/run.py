@@ -6,22 +6,12 @@ from typing import Annotated, Literal
 
 import typer
 
-from .shared import (
-    BrainArg,
-    BrainOptArg,
-    ConfigArg,
-    FaceArg,
-    FaceOptArg,
-    FallbackArg,
-    load_registry,
-    load_settings,
-)
+from .shared import PartFlags, load_registry, picks_parts
 
 
+@picks_parts
 def run(
-    brain: BrainArg = None, face: FaceArg = None, brain_opt: BrainOptArg = [],  # noqa: B006
-    face_opt: FaceOptArg = [], fallback: FallbackArg = None,  # noqa: B006
-    config: ConfigArg = None,
+    parts: PartFlags,
     dev: Annotated[bool, typer.Option("--dev", help="LiveKit dev mode (reload, debug).")]
     = False,
     room: Annotated[str | None, typer.Option(
@@ -38,7 +28,7 @@ def run(
         from ..tokens import check_room
 
         check_room(room, "--room")
-    cfg = load_settings(config, brain, face, brain_opt, face_opt, fallback)
-    plan = make_plan(cfg, load_registry())  # every part valid and credentialed before connecting
+    # every part valid and credentialed before connecting
+    plan = make_plan(parts.settings(), load_registry())
     mode: Literal["start", "dev", "connect"] = "connect" if room else ("dev" if dev else "start")
     run_worker(plan, mode=mode, room=room, echo=typer.echo)

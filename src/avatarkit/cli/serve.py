@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .shared import ConfigArg, HostArg, check_port, load_settings
+from .shared import ConfigArg, HostArg, PartFlags, check_port
 
 
 def serve(
@@ -30,6 +30,6 @@ def serve(
     check_port(port)
     check_ttl(ttl)
     origins = [normalize_origin(o) for o in allow_origin]
-    cfg = load_settings(config)
+    cfg = PartFlags(config=config).settings()
     run_serve(cfg.livekit, host=host, port=port, allow_origins=origins, ttl=ttl,
               echo=typer.echo, agent_name=cfg.worker.agent_name)

@@ -6,9 +6,12 @@ Nothing heavy is imported here; the library modules load inside the helpers.
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -56,16 +59,52 @@ def load_registry(quiet: bool = False) -> Registry:
                          warn=(lambda _message: None) if quiet else None)
 
 
-def load_settings(
-    config: Path | None, brain: str | None = None, face: str | None = None,
-    brain_opt: list[str] | None = None, face_opt: list[str] | None = None,
-    fallback: list[str] | None = None,
-) -> AvatarkitConfig:
-    """The configuration merged from the flags, the environment and the TOML file."""
-    from ..config import load_config
+@dataclass(frozen=True)
+class PartFlags:
+    """The flags that pick the parts and their options, as given (see :func:`picks_parts`)."""
 
-    return load_config(path=config, brain=brain, face=face, fallback=fallback,
-                       brain_opts=brain_opt or (), face_opts=face_opt or ())
+    brain: str | None = None
+    face: str | None = None
+    brain_opt: tuple[str, ...] = ()
+    face_opt: tuple[str, ...] = ()
+    fallback: tuple[str, ...] | None = None
+    config: Path | None = None
+
+    def settings(self) -> AvatarkitConfig:
+        """The configuration merged from these flags, the environment and the TOML file."""
+        from ..config import load_config
+
+        return load_config(path=self.config, brain=self.brain, face=self.face,
+                           fallback=self.fallback, brain_opts=self.brain_opt,
+                           face_opts=self.face_opt)
+
+
+_PART_FLAGS = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                 annotation=annotation)
+               for name, annotation, default in (
+                   ("brain", BrainArg, None), ("face", FaceArg, None),
+                   ("brain_opt", BrainOptArg, []), ("face_opt", FaceOptArg, []),
+                   ("fallback", FallbackArg, None), ("config", ConfigArg, None))]
+
+
+def picks_parts(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` the flags that pick the parts (``--brain``, ``--face``,
+    ``--brain-opt``, ``--face-opt``, ``--fallback``, ``--config``; first in its help): it is
+    called with them as ``parts``, a :class:`PartFlags`."""
+    own = inspect.signature(command, eval_str=True)
+    rest = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for p in own.parameters.values() if p.name != "parts"]
+
+    @functools.wraps(command)
+    def with_parts(**values: Any) -> None:
+        flags: dict[str, Any] = {}
+        for param in _PART_FLAGS:
+            value = values.pop(param.name)
+            flags[param.name] = tuple(value) if isinstance(value, list) else value
+        command(PartFlags(**flags), **values)
+
+    with_parts.__signature__ = own.replace(parameters=[*_PART_FLAGS, *rest])  # type: ignore[attr-defined]
+    return with_parts
 
 
 def check_port(port: int) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
-from .shared import ConfigArg, load_settings
+from .shared import ConfigArg, PartFlags
 
 
 def token(
@@ -24,7 +24,7 @@ def token(
     check_room(room, "--room")
     check_identity(identity, "--identity")
     check_ttl(ttl, "--ttl")
-    lk = load_settings(config).livekit
+    lk = PartFlags(config=config).settings().livekit
     if lk.api_key is None or lk.api_secret is None:
         raise UsageError("`avatarkit token` needs LIVEKIT_API_KEY and LIVEKIT_API_SECRET",
                          hint="export them (or set [livekit] in avatarkit.toml)")
