@@ -10,6 +10,7 @@ starts it exactly then, while the LLM is still writing the rest. Within one requ
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Iterator
@@ -26,27 +27,28 @@ from .threaded import iterate_in_thread
 if TYPE_CHECKING:
     from piper import PiperVoice
 
-_voices: dict[str, PiperVoice] = {}
 _voices_lock = threading.Lock()
 
 
 def load_piper_voice(path: str | Path | None = None) -> PiperVoice:
     """The Piper voice at ``path`` (default: the packaged one), loaded once per process."""
     voice_path = str(assets.piper_voice_path(path))
-    with _voices_lock:
-        voice = _voices.get(voice_path)
-        if voice is None:
-            if not assets.piper_available():
-                raise assets.UsageError("Piper TTS is not installed (package piper-tts)",
-                                        hint=f"pip install piper-tts (or {assets.LOCAL_EXTRA})")
-            with loading(f"piper voice {Path(voice_path).stem}"):
-                from piper import PiperVoice
+    with _voices_lock:  # concurrent first calls load it once
+        return _load_voice(voice_path)
 
-                voice = PiperVoice.load(voice_path)
-                for _ in voice.synthesize("Hello."):  # warm up: the first run is slow
-                    pass
-            _voices[voice_path] = voice
-        return voice
+
+@functools.cache
+def _load_voice(voice_path: str) -> PiperVoice:
+    if not assets.piper_available():
+        raise assets.UsageError("Piper TTS is not installed (package piper-tts)",
+                                hint=f"pip install piper-tts (or {assets.LOCAL_EXTRA})")
+    with loading(f"piper voice {Path(voice_path).stem}"):
+        from piper import PiperVoice
+
+        voice = PiperVoice.load(voice_path)
+        for _ in voice.synthesize("Hello."):  # warm up: the first run is slow
+            pass
+    return voice
 
 
 def voice_sample_rate(path: str | Path | None = None) -> int:

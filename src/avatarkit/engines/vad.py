@@ -5,6 +5,7 @@ Shared by every brain that runs a local VAD (pipeline, local, realtime with loca
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import TYPE_CHECKING
 
@@ -13,22 +14,22 @@ from ..progress import loading
 if TYPE_CHECKING:
     from livekit.agents import vad
 
-_vads: dict[float, vad.VAD] = {}
 _lock = threading.Lock()
 
 
 def load_vad(min_silence: float = 0.55) -> vad.VAD:
     """``silero.VAD.load(min_silence_duration=min_silence)``, cached per ``min_silence``.
 
-    One VAD object serves every session in the process (each session opens its own stream).
+    One VAD object serves every session in the process (each session opens its own stream);
+    concurrent first calls load it once.
     """
-    key = round(min_silence, 3)
     with _lock:
-        model = _vads.get(key)
-        if model is None:
-            with loading("silero VAD"):
-                from livekit.plugins import silero
+        return _load(round(min_silence, 3))
 
-                model = silero.VAD.load(min_silence_duration=min_silence)
-            _vads[key] = model
-        return model
+
+@functools.cache
+def _load(min_silence: float) -> vad.VAD:
+    with loading("silero VAD"):
+        from livekit.plugins import silero
+
+        return silero.VAD.load(min_silence_duration=min_silence)

@@ -8,6 +8,7 @@ transcribed once, in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import os
 import threading
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
 SAMPLE_RATE = 16000
-_models: dict[tuple[str, int], WhisperModel] = {}
 _models_lock = threading.Lock()
 
 
@@ -37,22 +37,23 @@ def load_whisper_model(path: str | Path | None = None, *, cpu_threads: int = 2) 
     CPU, int8. Thread-safe: concurrent first calls load it once.
     """
     model_path = str(Path(path) if path is not None else assets.whisper_model_path())
-    key = (model_path, cpu_threads)
     with _models_lock:
-        model = _models.get(key)
-        if model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            with loading("whisper tiny.en" if path is None else f"whisper {model_path}"):
-                from faster_whisper import WhisperModel
+        return _load_model(model_path, cpu_threads, packaged=path is None)
 
-                model = WhisperModel(model_path, device="cpu", compute_type="int8",
-                                     cpu_threads=cpu_threads)
-                # the first transcription pays one-off costs: pay them now, not on the
-                # user's first turn (measured: 0.86 s cold vs 0.39 s warm, 1.9 s of speech)
-                list(model.transcribe(np.zeros(SAMPLE_RATE // 2, dtype=np.float32),
-                                      beam_size=1, without_timestamps=True)[0])
-            _models[key] = model
-        return model
+
+@functools.cache
+def _load_model(model_path: str, cpu_threads: int, *, packaged: bool) -> WhisperModel:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    with loading("whisper tiny.en" if packaged else f"whisper {model_path}"):
+        from faster_whisper import WhisperModel
+
+        model = WhisperModel(model_path, device="cpu", compute_type="int8",
+                             cpu_threads=cpu_threads)
+        # the first transcription pays one-off costs: pay them now, not on the
+        # user's first turn (measured: 0.86 s cold vs 0.39 s warm, 1.9 s of speech)
+        list(model.transcribe(np.zeros(SAMPLE_RATE // 2, dtype=np.float32),
+                              beam_size=1, without_timestamps=True)[0])
+    return model
 
 
 def _to_mono_16k(buffer: utils.AudioBuffer) -> np.ndarray:
