@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from .errors import ConfigError, clip
 from .part import format_validation_error
-from .redact import check_url, is_secret_name, redact_url
+from .redact import check_url, is_secret_name, mask_userinfo, redact_url
 
 DEFAULT_CONFIG_FILE = "avatarkit.toml"
 DEFAULT_INSTRUCTIONS = (
@@ -169,7 +169,8 @@ class AvatarkitConfig(_Strict):
     def masked(
         self, secret_fields: Mapping[tuple[str, str], Collection[str]] | None = None
     ) -> dict[str, Any]:
-        """A JSON-safe dict with every secret shown as ``'**********'`` (or null).
+        """A JSON-safe dict with every secret shown as ``'**********'`` (or null), and the
+        ``user:password@`` of any URL option as ``**********@``.
 
         Secret are the ``SecretStr`` settings, every option whose name says it is a
         credential (:func:`~avatarkit.redact.is_secret_name`) and the option names given
@@ -183,6 +184,8 @@ class AvatarkitConfig(_Strict):
                 for key, value in options.items():
                     if value is not None and (key in declared or is_secret_name(key)):
                         options[key] = MASK
+                    elif isinstance(value, str):
+                        options[key] = mask_userinfo(value)
         return data
 
 
