@@ -35,7 +35,7 @@ def register_faces(register):
 """
 
 SECRETS = ("sk-OPTION-openai", "dg-OPTION-deepgram", "tok-OPTION-control", "rt-FILE-realtime",
-           "wh-OPTION-webhook", "lk-ENV-secret")
+           "wh-OPTION-webhook", "lk-ENV-secret", "pw-URL-password")
 
 
 @pytest.fixture
@@ -59,7 +59,8 @@ def test_config_show_masks_every_secret_option(vault, capsys, tmp_path: Path,
     args = ["--brain", "pipeline", "--brain-opt", "openai_api_key=sk-OPTION-openai",
             "--brain-opt", "deepgram_api_key=dg-OPTION-deepgram", "--face", "vault",
             "--fallback", "local", "--face-opt", "vault.webhook=wh-OPTION-webhook",
-            "--face-opt", "local.control_token=tok-OPTION-control"]
+            "--face-opt", "local.control_token=tok-OPTION-control",
+            "--brain-opt", "stt_base_url=https://me:pw-URL-password@stt.example/v1"]
     for fmt in ([], ["--json"]):
         out = show(capsys, *args, *fmt)
         for secret in SECRETS:
@@ -69,6 +70,8 @@ def test_config_show_masks_every_secret_option(vault, capsys, tmp_path: Path,
     assert data["brain"]["options"]["realtime"]["api_key"] == "**********"
     assert data["face"]["options"]["vault"] == {"webhook": "**********"}
     assert data["face"]["options"]["local"]["control_token"] == "**********"
+    assert data["brain"]["options"]["pipeline"]["stt_base_url"] == (
+        "https://**********@stt.example/v1")
 
 
 def test_secret_options_are_secretstr_in_the_config(clean_env) -> None:

@@ -29,7 +29,7 @@ from .config_sources import (
 )
 from .errors import ConfigError, clip
 from .part import format_validation_error
-from .redact import check_url, is_secret_name, redact_url
+from .redact import check_url, is_secret_name, mask_userinfo, redact_url
 
 __all__ = ["DEFAULT_CONFIG_FILE", "DEFAULT_INSTRUCTIONS", "AgentSettings", "AvatarkitConfig",
            "BrainSettings", "FaceSettings", "LiveKitSettings", "WorkerSettings", "load_config",
@@ -204,7 +204,8 @@ class AvatarkitConfig(BaseSettings):
     def masked(
         self, secret_fields: Mapping[tuple[str, str], Collection[str]] | None = None
     ) -> dict[str, Any]:
-        """A JSON-safe dict with every secret shown as ``'**********'`` (or null).
+        """A JSON-safe dict with every secret shown as ``'**********'`` (or null), and the
+        ``user:password@`` of any URL option as ``**********@``.
 
         Secret are the ``SecretStr`` settings, every option whose name says it is a
         credential (:func:`~avatarkit.redact.is_secret_name`) and the option names given
@@ -218,6 +219,8 @@ class AvatarkitConfig(BaseSettings):
                 for key, value in options.items():
                     if value is not None and (key in declared or is_secret_name(key)):
                         options[key] = MASK
+                    elif isinstance(value, str):
+                        options[key] = mask_userinfo(value)
         return data
 
 
