@@ -46,7 +46,7 @@ def main() -> None:
 
     from avatarkit.composer import make_plan
     from avatarkit.config import load_config
-    from avatarkit.web.playground_server import PlaygroundServer
+    from avatarkit.playground.server import PlaygroundServer
 
     plan = make_plan(load_config(brain=args.brain, face=args.face, face_opts=args.face_opt))
     server = PlaygroundServer(plan, port=0)

@@ -36,7 +36,7 @@ FACE = ["--face-opt", "motion=0", "--face-opt", "blink=false"]
 
 async def room_turns(server: object, worker_agent: str, turns: int
                      ) -> tuple[list[float | None], list[float | None]]:
-    from avatarkit.local.say import speak_16k
+    from avatarkit.engines.say import speak_16k
     from room_user import RoomUser
 
     user = RoomUser(server, "bench-turns", agent_name=worker_agent)  # type: ignore[arg-type]

@@ -10,11 +10,22 @@ from pathlib import Path
 
 import pytest
 
+import local_extra
 from livekit_server import LiveKitServer, start_livekit_server
 from livekit_server import find_binary as find_livekit_server
 from room_worker import LOCAL_AGENT, LOCAL_FACE_OPTS, WorkerProcess
 
 SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``local_extra`` skip, saying what to install, when the extra is missing."""
+    absent = local_extra.missing()
+    if absent:
+        skip = pytest.mark.skip(reason=local_extra.reason(absent))
+        for item in items:
+            if item.get_closest_marker("local_extra") is not None:
+                item.add_marker(skip)
 
 
 def write_dist(root: Path, dist: str, modules: dict[str, str],

@@ -1,7 +1,8 @@
 """A test user in a real LiveKit room (the ``livekit`` rtc SDK): a live microphone that says
-spoken questions in real time, and recorders for what the agent sends back: video frames
-(a small grey patch around the portrait's mouth), audio levels, and ``lk.transcription``
-text streams.
+spoken questions in real time, and recorders for what the others send: per participant,
+video frames and audio levels (:class:`Received`); for agents also the video's mouth
+region (a small grey patch around the portrait's mouth); and ``lk.transcription`` text
+streams with the arrival time of each chunk.
 """
 
 from __future__ import annotations
@@ -40,6 +41,20 @@ class Transcript:
     identity: str
     text: str
     attributes: dict[str, str]
+    chunk_times: list[float] = field(default_factory=list)  # when each chunk arrived
+
+
+@dataclass
+class Received:
+    """What the user got from one remote participant."""
+
+    video_frames: int = 0
+    first_video_at: float | None = None
+    audio: list[tuple[float, float, float]] = field(default_factory=list)  # (time, rms, s)
+
+    def loud_seconds(self, since: float = 0.0, level: float = 0.01) -> float:
+        """Seconds of audio above ``level`` received after time ``since``."""
+        return sum(dur for at, rms, dur in self.audio if at >= since and rms > level)
 
 
 @dataclass
@@ -55,6 +70,7 @@ class RoomUser:
     levels: list[tuple[float, float]] = field(default_factory=list)
     transcripts: list[Transcript] = field(default_factory=list)
     video_size: tuple[int, int] | None = None
+    received: dict[str, Received] = field(default_factory=dict)  # by participant identity
     _source: rtc.AudioSource | None = None
     _pending: list[Any] = field(default_factory=list)  # sample arrays and "done" futures
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -88,6 +104,10 @@ class RoomUser:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.room.disconnect()
 
+    def got(self, identity: str) -> Received:
+        """What arrived from participant ``identity`` (empty until something does)."""
+        return self.received.setdefault(identity, Received())
+
     def agents(self) -> list[rtc.RemoteParticipant]:
         return [p for p in self.room.remote_participants.values()
                 if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT]
@@ -105,14 +125,19 @@ class RoomUser:
         waits = [self._agent_audio.wait()] + ([self._agent_video.wait()] if video else [])
         await asyncio.wait_for(asyncio.gather(*waits), timeout)
 
-    async def say(self, samples: np.ndarray) -> float:
-        """Speak ``samples`` (16 kHz int16) now; return when the last one left the mic
-        (``time.monotonic()``): the end of the user's speech."""
+    def speak(self, samples: np.ndarray | None = None) -> asyncio.Future[float]:
+        """Start speaking ``samples`` (16 kHz int16; default: the bundled question) and go
+        on at once; the future resolves with the end of the speech (``time.monotonic()``)."""
         assert self._source is not None
-        done = asyncio.get_running_loop().create_future()
-        self._pending.append(samples)
+        done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._pending.append(load_wav_16k() if samples is None else samples)
         self._pending.append(done)
-        return float(await done)
+        return done
+
+    async def say(self, samples: np.ndarray | None = None) -> float:
+        """Speak ``samples`` now; return when the last one left the mic
+        (``time.monotonic()``): the end of the user's speech."""
+        return float(await self.speak(samples))
 
     async def _mic(self) -> None:
         """Real-time mic: queued speech, else silence, 10 ms at a time."""
@@ -132,34 +157,47 @@ class RoomUser:
                     rtc.AudioFrame(chunk.tobytes(), RATE, 1, FRAME))
 
     def _on_track(self, track: rtc.Track, _pub: Any, participant: rtc.RemoteParticipant) -> None:
-        if participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
-            return
+        got = self.got(participant.identity)
+        agent = participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
         if track.kind == rtc.TrackKind.KIND_VIDEO:
-            self._tasks.append(asyncio.create_task(self._record_video(track)))
+            self._tasks.append(asyncio.create_task(self._record_video(track, got, agent)))
         elif track.kind == rtc.TrackKind.KIND_AUDIO:
-            self._tasks.append(asyncio.create_task(self._record_audio(track)))
+            self._tasks.append(asyncio.create_task(self._record_audio(track, got, agent)))
 
-    async def _record_video(self, track: rtc.Track) -> None:
-        stream = rtc.VideoStream(track, format=rtc.VideoBufferType.RGBA)
+    async def _record_video(self, track: rtc.Track, got: Received, agent: bool) -> None:
+        """Count every participant's frames; keep an agent's mouth patches."""
+        stream = rtc.VideoStream(track, format=rtc.VideoBufferType.RGBA if agent else None)
         async for event in stream:
-            frame = event.frame
-            self.video_size = (frame.width, frame.height)
-            self.frames.append((time.monotonic(), mouth_patch(frame), self.video_size))
-            self._agent_video.set()
+            now = time.monotonic()
+            got.video_frames += 1
+            if got.first_video_at is None:
+                got.first_video_at = now
+            if agent:
+                frame = event.frame
+                self.video_size = (frame.width, frame.height)
+                self.frames.append((now, mouth_patch(frame), self.video_size))
+                self._agent_video.set()
 
-    async def _record_audio(self, track: rtc.Track) -> None:
+    async def _record_audio(self, track: rtc.Track, got: Received, agent: bool) -> None:
         stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1)
         async for event in stream:
             samples = np.frombuffer(event.frame.data, np.int16).astype(np.float64) / 32768.0
             level = float(np.sqrt(np.mean(samples ** 2))) if len(samples) else 0.0
-            self.levels.append((time.monotonic(), level))
-            self._agent_audio.set()
+            now = time.monotonic()
+            got.audio.append((now, level, event.frame.duration))
+            if agent:
+                self.levels.append((now, level))
+                self._agent_audio.set()
 
     def _on_text(self, reader: rtc.TextStreamReader, identity: str) -> None:
         async def read() -> None:
-            text = await reader.read_all()
+            text, times = "", []
+            async for chunk in reader:
+                text += chunk
+                times.append(time.monotonic())
             attributes = dict(reader.info.attributes or {})
-            self.transcripts.append(Transcript(time.monotonic(), identity, text, attributes))
+            self.transcripts.append(
+                Transcript(time.monotonic(), identity, text, attributes, times))
 
         self._tasks.append(asyncio.create_task(read()))
 
@@ -169,6 +207,10 @@ class RoomUser:
         return " ".join(t.text for t in self.transcripts if t.at >= since
                         and t.identity != self.identity
                         and t.attributes.get("lk.transcription_final") == "true")
+
+    def heard_text(self, words: str, since: float = 0.0) -> bool:
+        """Whether a transcription received after ``since`` (anyone's) contains ``words``."""
+        return any(words.lower() in t.text.lower() for t in self.transcripts if t.at >= since)
 
     def user_text(self, since: float = 0.0) -> str:
         """Final transcriptions of the user's own speech (the agent's STT)."""

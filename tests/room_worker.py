@@ -1,7 +1,12 @@
-"""A real ``avatarkit run`` worker as a subprocess, registered with the test LiveKit server."""
+"""Room-test helpers on the worker's side: a real ``avatarkit run`` worker as a subprocess,
+registered with the test LiveKit server, the server's view of rooms (participants,
+explicit dispatch), and :func:`wait_until`. The user's side is :mod:`room_user`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import re
@@ -10,7 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,8 +46,8 @@ class WorkerProcess:
     worker_id: str | None = None
     health_port: int | None = None
 
-    def start(self, *, registered_within: float = 180.0, wait: bool = True) -> WorkerProcess:
-        """Start the worker and (``wait``) until it has registered with the server."""
+    def launch(self) -> WorkerProcess:
+        """Start the worker (in its own process group) without waiting for it."""
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("LIVEKIT_", "AVATARKIT_"))}
         env.update(QUIET_ENV)
@@ -56,21 +61,44 @@ class WorkerProcess:
                 [sys.executable, "-m", "avatarkit", "run", *self.args], env=env,
                 cwd=self.cwd or self.log_path.parent, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def registered(self) -> bool:
+        """Whether the worker has registered (its id is then :attr:`worker_id`); a
+        ``RuntimeError`` with its output if it exited instead."""
+        match = REGISTERED.search(self.output())
+        if match:
+            self.worker_id = match.group(1)
+            return True
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"avatarkit run exited with {self.proc.returncode}:\n"
+                               f"{self.output()[-4000:]}")
+        return False
+
+    def start(self, *, registered_within: float = 180.0, wait: bool = True) -> WorkerProcess:
+        """Start the worker and (``wait``) block until it has registered with the server."""
+        self.launch()
         if not wait:
             return self
         deadline = time.monotonic() + registered_within
         while time.monotonic() < deadline:
-            match = REGISTERED.search(self.output())
-            if match:
-                self.worker_id = match.group(1)
+            if self.registered():
                 return self
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"avatarkit run exited with {self.proc.returncode}:\n"
-                                   f"{self.output()[-4000:]}")
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"avatarkit run did not register within {registered_within:g} s:"
                            f"\n{self.output()[-4000:]}")
+
+    async def started(self, *, registered_within: float = 180.0) -> WorkerProcess:
+        """:meth:`start` for async tests: the event loop (stand-ins...) keeps running."""
+        self.launch()
+        try:
+            await wait_until(self.registered, registered_within, "the worker to register")
+        except BaseException:
+            await self.stopped()
+            raise
+        return self
 
     def output(self) -> str:
         try:
@@ -113,6 +141,75 @@ class WorkerProcess:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
         return self.proc.returncode
+
+    def send_signal(self, sig: int = signal.SIGTERM) -> None:
+        """Send ``sig`` to the worker (not its job processes)."""
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    async def exited(self, timeout: float) -> int:
+        """Wait (without blocking the event loop) for the worker to exit; its exit code."""
+        assert self.proc is not None
+        proc = self.proc
+        await wait_until(lambda: proc.poll() is not None, timeout, "the worker to exit")
+        return int(proc.returncode)
+
+    async def stopped(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int | None:
+        """:meth:`stop` for async tests: the event loop keeps serving the worker's requests
+        (stand-ins in this process) while it shuts down."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                await self.exited(timeout)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        return self.proc.returncode
+
+
+async def wait_until(check: Callable[[], Any], timeout: float, what: str,
+                     interval: float = 0.05) -> Any:
+    """Poll ``check`` until it returns something truthy (returned); a ``TimeoutError``
+    naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def participants(server: LiveKitServer, room: str) -> list[str]:
+    """Identities in ``room`` according to the server's RoomService (none if it is gone)."""
+    from livekit import api
+
+    lkapi = server.api()
+    try:
+        listed = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room))
+        return sorted(p.identity for p in listed.participants)
+    except api.TwirpError as exc:
+        if exc.code == "not_found":
+            return []
+        raise
+    finally:
+        await lkapi.aclose()
+
+
+async def dispatch(server: LiveKitServer, room: str, agent_name: str) -> None:
+    """Ask the server to send the worker registered as ``agent_name`` into ``room``."""
+    from livekit import api
+
+    lkapi = server.api()
+    try:
+        await lkapi.agent_dispatch.create_dispatch(
+            api.CreateAgentDispatchRequest(agent_name=agent_name, room=room))
+    finally:
+        await lkapi.aclose()
 
 
 def tree_uss_mb(pid: int) -> float:

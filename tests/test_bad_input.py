@@ -14,17 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from avatarkit.cli import main
+import cli_runner
 
 SILENT_PLUGINS = {"AVATARKIT_LOAD_PLUGINS": ""}  # built-ins only: no stray plugin warnings
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 1), out, err
+    result = cli_runner.run_cli(capsys, *args)
+    assert not result.network, result.network  # bad input is refused before any connection
+    return result.returncode, result.stdout, result.stderr
 
 
 def assert_usage(result: tuple[int, str, str], *needles: str) -> str:
@@ -109,6 +107,7 @@ def test_option_for_a_face_not_in_the_chain_is_refused(capsys) -> None:
     assert code == 0, err
 
 
+@pytest.mark.local_extra
 def test_background_that_is_not_an_image_is_refused(capsys, tmp_path: Path) -> None:
     text = tmp_path / "notes.png"
     text.write_text("not an image at all\n")
@@ -118,6 +117,7 @@ def test_background_that_is_not_an_image_is_refused(capsys, tmp_path: Path) -> N
                  "background image", "is not an image")
 
 
+@pytest.mark.local_extra
 def test_input_longer_than_the_limit_is_refused(capsys, tmp_path: Path) -> None:
     from avatarkit.transports.audio_files import MAX_INPUT_SECONDS
 
@@ -133,6 +133,7 @@ def test_input_longer_than_the_limit_is_refused(capsys, tmp_path: Path) -> None:
                  f"longer than {MAX_INPUT_SECONDS:g} s", "(61.0 s)")
 
 
+@pytest.mark.local_extra
 def test_long_bad_values_are_cut(capsys) -> None:
     huge = "x" * 5000
     for args in (["config", "show", "--face", huge],

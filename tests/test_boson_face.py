@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from livekit import api, rtc
 
-from avatar_room import participants, wait_until
 from avatarkit.errors import ConfigError, FaceStartError, MissingCredentialsError
 from avatarkit.faces.avatar_session import AvatarSessionFace
 from avatarkit.registry import Registry
 from avatarkit.tokens import decode_grants
+from room_worker import participants, wait_until
 from standins.boson import BosonStandin
 from standins.room import RoomTransport
 

@@ -11,18 +11,20 @@ publishes video + audio on the agent's behalf. A user participant speaks and wat
 from __future__ import annotations
 
 import contextlib
+import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from avatar_room import User, Worker, dispatch, participants, wait_until
 from avatarkit.tokens import decode_grants
+from room_user import RoomUser
+from room_worker import WorkerProcess, dispatch, participants, wait_until
 from standins.boson import BosonStandin
 from standins.openai_api import OpenAIStandin
 
-pytestmark = [pytest.mark.room, pytest.mark.standin]
+pytestmark = [pytest.mark.room, pytest.mark.standin, pytest.mark.local_extra]
 
 AVATAR = "boson-avatar-agent"
 GREETING = ("Hello, and welcome to the avatar kit room test. I will keep talking for a "
@@ -73,31 +75,41 @@ async def llm() -> AsyncIterator[OpenAIStandin]:
         yield standin
 
 
+def boson_worker(livekit_server, tmp_path: Path, config: str) -> WorkerProcess:
+    """``avatarkit run --dev`` with ``config`` (the boson plugin loaded), not started."""
+    path = tmp_path / "avatarkit.toml"
+    path.write_text(config)
+    return WorkerProcess(livekit_server, ["--dev", "--config", str(path)],
+                         tmp_path / "worker.log", cwd=tmp_path,
+                         env={"AVATARKIT_LOAD_PLUGINS": "avatarkit-boson"})
+
+
 @contextlib.asynccontextmanager
 async def room_session(livekit_server, tmp_path: Path, llm: OpenAIStandin, boson: BosonStandin,
-                       name: str, **config: str) -> AsyncIterator[tuple[Worker, User]]:
+                       name: str, **config: str
+                       ) -> AsyncIterator[tuple[WorkerProcess, RoomUser]]:
     """A worker registered as ``name``, a user in room ``name``, the worker dispatched."""
-    worker = Worker(tmp_path, worker_config(agent_name=name, llm=llm, boson=boson, **config),
-                    livekit_server.env())
-    user = User()
+    worker = boson_worker(livekit_server, tmp_path,
+                          worker_config(agent_name=name, llm=llm, boson=boson, **config))
+    user = RoomUser(livekit_server, name)
     try:
-        await worker.start()
-        await user.join(livekit_server.url, livekit_server.token(name, "user"))
+        await worker.started()
+        await user.join()
         await dispatch(livekit_server, name, name)
         yield worker, user
     finally:
         await user.leave()
-        worker.stop()
+        await worker.stopped()
 
 
-def agent_identity(user: User) -> str:
+def agent_identity(user: RoomUser) -> str:
     return next(p.identity for p in user.room.remote_participants.values()
                 if p.kind == 4 and p.identity != AVATAR)  # PARTICIPANT_KIND_AGENT
 
 
-async def session_ended(worker: Worker) -> str:
+async def session_ended(worker: WorkerProcess) -> str:
     line = await wait_until(
-        lambda: next((ln for ln in worker.log().splitlines() if "session ended" in ln), None),
+        lambda: next((ln for ln in worker.output().splitlines() if "session ended" in ln), None),
         60, "the session report in the worker log")
     return str(line)
 
@@ -127,12 +139,12 @@ async def test_standin_boson_face_in_room(livekit_server, tmp_path, llm) -> None
         # from the avatar participant (published on the agent's behalf)
         first = await boson.wait_event(sess, "segment_audio", timeout=60)
         assert first["sample_rate"] == 24000
-        await wait_until(lambda: user.got(AVATAR).loud_since(0) > 1.0, 60,
+        await wait_until(lambda: user.got(AVATAR).loud_seconds(0) > 1.0, 60,
                          "the greeting from the avatar")
-        assert user.got(agent).loud_since(0) == 0  # the agent itself publishes no audio
+        assert user.got(agent).loud_seconds(0) == 0  # the agent itself publishes no audio
 
         # barge-in: the user speaks over the greeting; the avatar's buffer is cleared
-        user.say()
+        user.speak()
         await boson.wait_event(sess, "clear_buffer", timeout=60)
 
         # the answer to the question plays through the avatar too, to its end: the
@@ -174,28 +186,28 @@ async def test_standin_boson_avatar_killed_mid_reply_continues_audio_only(
             room_session(livekit_server, tmp_path, llm, boson, name) as (worker, user):
         sess = await boson.wait_session(90)
         await boson.wait_event(sess, "segment_audio", timeout=90)
-        await wait_until(lambda: user.got(AVATAR).loud_since(0) > 0.5, 60,
+        await wait_until(lambda: user.got(AVATAR).loud_seconds(0) > 0.5, 60,
                          "the greeting from the avatar")
         agent = agent_identity(user)
-        assert user.got(agent).loud_since(0) == 0
+        assert user.got(agent).loud_seconds(0) == 0
 
         # the provider's renderer dies in the middle of the greeting
         killed = time.monotonic()
         boson.kill_worker(sess)
-        await wait_until(lambda: "died mid-session" in worker.log(), 60,
+        await wait_until(lambda: "died mid-session" in worker.output(), 60,
                          "the composer to notice the dead avatar")
         TIMINGS["kill -> audio-only"] = time.monotonic() - killed
 
         # the conversation goes on: the next answer is the agent's own audio, transcribed
         asked = time.monotonic()
-        user.say()
-        await wait_until(lambda: user.got(agent).loud_since(asked) > 1.0, 90,
+        user.speak()
+        await wait_until(lambda: user.got(agent).loud_seconds(asked) > 1.0, 90,
                          "the next answer as the agent's own audio track")
         await wait_until(lambda: user.heard_text("noon", asked), 30, "the answer's transcript")
         # ...and still synchronised with the audio (the transcript synchroniser survived the
         # swap to the fallback sink): its words arrive over the reply's playback, where a
         # replaced chain (session.output.audio = ...) sends them all at once (~0.05 s)
-        times = next(ts for text, ts in user.transcript_chunks if "noon" in text)
+        times = next(t.chunk_times for t in user.transcripts if "noon" in t.text)
         assert times[-1] - times[0] > 0.5
 
         await user.leave()
@@ -218,7 +230,7 @@ async def test_standin_boson_refuses_start_next_face_runs(livekit_server, tmp_pa
         # the next face of the chain (local, rendered by the agent itself) runs
         await wait_until(lambda: user.got(agent).video_frames >= 15, 90,
                          "video frames from the local face")
-        await wait_until(lambda: user.got(agent).loud_since(0) > 0.5, 60,
+        await wait_until(lambda: user.got(agent).loud_seconds(0) > 0.5, 60,
                          "the greeting from the local face")
         await user.leave()
         report = await session_ended(worker)
@@ -232,13 +244,13 @@ async def test_standin_boson_worker_sigterm_stops_every_session(
         livekit_server, tmp_path, llm) -> None:
     rooms = ["boson-term-1", "boson-term-2"]
     async with BosonStandin(workdir=tmp_path, linger=True) as boson:
-        worker = Worker(tmp_path, worker_config(agent_name="boson-term", llm=llm, boson=boson),
-                        livekit_server.env())
-        users = [User(), User()]
+        worker = boson_worker(livekit_server, tmp_path,
+                              worker_config(agent_name="boson-term", llm=llm, boson=boson))
+        users = [RoomUser(livekit_server, room) for room in rooms]
         try:
-            await worker.start()
+            await worker.started()
             for room, user in zip(rooms, users):
-                await user.join(livekit_server.url, livekit_server.token(room, "user"))
+                await user.join()
                 await dispatch(livekit_server, room, "boson-term")
             await wait_until(lambda: len(boson.sessions) == 2, 120, "two Boson sessions")
             for sess in boson.sessions.values():
@@ -246,11 +258,11 @@ async def test_standin_boson_worker_sigterm_stops_every_session(
 
             # mid-session, the worker is told to stop (a deploy, a scale-down)
             signalled = time.monotonic()
-            worker.sigterm()
+            worker.send_signal(signal.SIGTERM)
             await wait_until(lambda: len(boson.stop_calls()) == 2, 90,
                              "both provider sessions to be stopped")
             TIMINGS["SIGTERM -> every provider session stopped"] = time.monotonic() - signalled
-            await worker.wait_exit(90)
+            await worker.exited(90)
             assert sorted(c.path for c in boson.stop_calls()) == sorted(
                 f"/sessions/{sid}" for sid in boson.sessions)
             assert all(s.state == "terminated" for s in boson.sessions.values())
@@ -260,4 +272,4 @@ async def test_standin_boson_worker_sigterm_stops_every_session(
         finally:
             for user in users:
                 await user.leave()
-            worker.stop()
+            await worker.stopped()

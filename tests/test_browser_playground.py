@@ -62,7 +62,7 @@ def playground() -> Iterator[SimpleNamespace]:
     reason = chromium_available()
     if reason:
         pytest.skip(reason)
-    from avatarkit.web.playground_server import PlaygroundServer
+    from avatarkit.playground.server import PlaygroundServer
 
     plan, face = _plan()
     server = PlaygroundServer(plan, port=0, max_sessions=4)

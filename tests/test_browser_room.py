@@ -167,6 +167,7 @@ MOUTH_SAMPLER = """() => {
 }"""
 
 
+@pytest.mark.local_extra
 @pytest.mark.room
 def test_page_joins_the_real_room_plays_the_avatar_and_shows_the_transcript(
         playwright: Any, livekit_server: LiveKitServer, local_worker: WorkerProcess,

@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from avatarkit import vad as vad_mod
 from avatarkit.brains import pipeline as pipeline_mod
 from avatarkit.brains.pipeline import PipelineBrain
 from avatarkit.brains.realtime import RealtimeBrain
+from avatarkit.engines import vad as vad_mod
+from avatarkit.engines.vad import load_vad
 from avatarkit.errors import ConfigError, MissingCredentialsError
-from avatarkit.vad import load_vad
 from standins.cartesia import CartesiaStandin
 from standins.deepgram import DeepgramStandin
 from standins.openai_api import OpenAIStandin
@@ -183,7 +183,7 @@ def test_pipeline_vad_is_loaded_once_per_process(monkeypatch: pytest.MonkeyPatch
 
     for var in ("OPENAI_API_KEY", "DEEPGRAM_API_KEY", "CARTESIA_API_KEY"):
         monkeypatch.setenv(var, "k")
-    monkeypatch.setattr(vad_mod, "_vads", {})
+    vad_mod._load.cache_clear()  # a cold process
     loads: list[float] = []
     real_load = silero.VAD.load
 

@@ -76,6 +76,7 @@ def test_missing_config_file(tmp_path: Path) -> None:
         load_config(path=tmp_path / "nope.toml", environ={})
 
 
+@pytest.mark.local_extra
 @pytest.mark.parametrize("name", ["avatarkit.offline.toml", "avatarkit.cloud.toml",
                                   "avatarkit.vllm.toml"])
 def test_example_configs_validate(name: str) -> None:

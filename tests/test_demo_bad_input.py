@@ -15,6 +15,8 @@ import pytest
 from local_helpers import process_gone
 from test_e2e_demo import ChildWatcher
 
+pytestmark = pytest.mark.local_extra  # the offline engines / the renderer
+
 
 def run_demo_cli(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[int]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AVATARKIT_", "LIVEKIT_"))}

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import numpy as np
+import pytest
 from livekit import rtc
 
 from avatarkit.demo import latency_table, synthesize_question
@@ -13,8 +14,9 @@ from avatarkit.report import SessionReport, TurnRecord
 from avatarkit.transports.mp4_recorder import Mp4Recorder
 
 
+@pytest.mark.local_extra
 def test_ask_text_is_spoken_and_recognised() -> None:
-    from avatarkit.local.whisper_stt import load_whisper_model
+    from avatarkit.engines.whisper_stt import load_whisper_model
 
     samples = synthesize_question("What is the capital of France?")
     assert len(samples) > 16000

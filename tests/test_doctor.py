@@ -229,6 +229,7 @@ def test_doctor_for_config_prints_the_table_and_answers(tmp_path: Any) -> None:
     assert "verdict: not ready" in out and SECRET not in out
 
 
+@pytest.mark.local_extra
 def test_offline_pair_without_livekit_is_ready_for_demo_and_playground(
         capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """`doctor` for local/local with no LiveKit settings: exit 0, a warning that `run`

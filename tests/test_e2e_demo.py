@@ -25,7 +25,7 @@ import pytest
 
 from local_helpers import espeak_wav, process_gone
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.local_extra]
 
 FPS = 25
 INTERRUPT_AFTER = 1.0
@@ -149,7 +149,7 @@ def test_mp4_has_audio_and_video_of_matching_length(demo: dict[str, Any]) -> Non
 
 
 def test_whisper_hears_speech_in_the_reply_audio(demo: dict[str, Any]) -> None:
-    from avatarkit.local.whisper_stt import load_whisper_model
+    from avatarkit.engines.whisper_stt import load_whisper_model
 
     _, audio, _, _ = _decode(demo["mp4"])
     segments, _ = load_whisper_model().transcribe(audio, language="en", beam_size=1)

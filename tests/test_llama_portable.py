@@ -16,13 +16,14 @@ import urllib.request
 
 import pytest
 
-from avatarkit.local import assets
-from avatarkit.local.llama_server import free_loopback_port
+from avatarkit.engines import assets
+from avatarkit.engines.llama_server import free_loopback_port
 
 pytestmark = [
     pytest.mark.skipif(platform.machine() != "x86_64", reason="emulates an older x86-64 CPU"),
     pytest.mark.skipif(shutil.which("qemu-x86_64") is None,
                        reason="qemu-user is not installed (scripts/setup.sh installs it)"),
+    pytest.mark.local_extra,
 ]
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from avatarkit.local import assets, llama_server
-from avatarkit.local.llama_server import LlamaServer, LlamaServerError, warm_up
+from avatarkit.engines import assets, llama_server
+from avatarkit.engines.llama_server import LlamaServer, LlamaServerError, warm_up
 
 
 def real_binary() -> Path | None:

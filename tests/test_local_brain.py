@@ -21,16 +21,18 @@ from livekit import rtc
 from livekit.agents import Agent, AgentSession
 from livekit.agents.voice import io
 
-from avatarkit import hookspecs
+from avatarkit import hookspecs, progress
 from avatarkit.brains import local as local_brain
 from avatarkit.brains.local import LocalBrain, shutdown, turn_handling
+from avatarkit.engines import llama_server
+from avatarkit.engines.espeak_tts import EspeakTTS
+from avatarkit.engines.llama_server import free_loopback_port
+from avatarkit.engines.piper_tts import PiperTTS
+from avatarkit.engines.whisper_stt import WhisperSTT
 from avatarkit.errors import AvatarkitError, ConfigError, UsageError
-from avatarkit.local import llama_server, progress
-from avatarkit.local.espeak_tts import EspeakTTS
-from avatarkit.local.llama_server import free_loopback_port
-from avatarkit.local.piper_tts import PiperTTS
-from avatarkit.local.whisper_stt import WhisperSTT
 from local_helpers import espeak_frame, words
+
+pytestmark = pytest.mark.local_extra  # the offline engines / the renderer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 SRC = Path(__file__).resolve().parents[1] / "src"

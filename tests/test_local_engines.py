@@ -19,15 +19,17 @@ from livekit import rtc
 from livekit.agents import llm as lk_llm
 
 from avatarkit.brains.openai_compat import openai_compatible_llm
+from avatarkit.engines import assets, llama_server
+from avatarkit.engines.endpoint import check_openai_endpoint
+from avatarkit.engines.espeak_tts import EspeakTTS
+from avatarkit.engines.llama_server import LlamaServer, LlamaServerError, free_loopback_port
+from avatarkit.engines.piper_tts import PiperTTS
+from avatarkit.engines.tts_select import create_tts, resolve_tts
+from avatarkit.engines.whisper_stt import WhisperSTT
 from avatarkit.errors import AvatarkitError, UsageError
-from avatarkit.local import assets, llama_server
-from avatarkit.local.endpoint import check_openai_endpoint
-from avatarkit.local.espeak_tts import EspeakTTS
-from avatarkit.local.llama_server import LlamaServer, LlamaServerError, free_loopback_port
-from avatarkit.local.piper_tts import PiperTTS
-from avatarkit.local.tts_select import create_tts, resolve_tts
-from avatarkit.local.whisper_stt import WhisperSTT
 from local_helpers import espeak_frame, rms, wait_gone, words
+
+pytestmark = pytest.mark.local_extra  # the offline engines / the renderer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -219,7 +221,7 @@ async def test_server_is_gone_after_async_exit_and_cancelled_start() -> None:
 
 _CHILD = textwrap.dedent("""
     import sys, threading, time
-    from avatarkit.local.llama_server import LlamaServer
+    from avatarkit.engines.llama_server import LlamaServer
     server = LlamaServer()
     # started from a short-lived thread: the server must outlive that thread
     worker = threading.Thread(target=server.start_sync)

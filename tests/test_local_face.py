@@ -15,12 +15,14 @@ from typing import Any
 import numpy as np
 import pytest
 from livekit import rtc
-from PIL import Image
 
 from avatarkit.errors import ConfigError, FaceStartError, UsageError
 from avatarkit.face import EMOTIONS
 from avatarkit.faces.local import LocalFace
 from avatarkit.transports.base import Transport
+from local_extra import reason
+
+Image = pytest.importorskip("PIL.Image", reason=reason(["pillow"]))
 
 RATE = 24000
 

@@ -15,13 +15,9 @@ from typing import Any
 
 import pytest
 
+from cli_runner import run_cli
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Any:
-    return subprocess.run([sys.executable, "-m", "avatarkit", *args], capture_output=True,
-                          text=True, timeout=timeout, env=env or os.environ.copy(), cwd=ROOT)
-
 
 
 @pytest.mark.parametrize("args, expected", [
@@ -33,18 +29,21 @@ def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> 
     (["serve", "--ttl", "0"], "ttl must be more than 0 and at most 3600 s"),
     (["serve", "--allow-origin", "ftp://example.com/x"], "not an origin"),
 ])
-def test_bad_input_exits_2_before_serving(args: list[str], expected: str) -> None:
-    result = _cli(*args)
+def test_bad_input_exits_2_before_serving(capsys: pytest.CaptureFixture[str],
+                                         args: list[str], expected: str) -> None:
+    result = run_cli(capsys, *args)
     assert result.returncode == 2, result.stderr
     assert expected in result.stderr + result.stdout
+    assert not result.network, result.network
 
 
-def test_help_lists_the_options_and_imports_nothing_heavy() -> None:
-    result = _cli("playground", "--help")
+def test_help_lists_the_options_and_imports_nothing_heavy(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "playground", "--help")
     for option in ("--brain", "--face", "--brain-opt", "--face-opt", "--fallback", "--config",
                    "--host", "--port", "--open"):
         assert option in result.stdout
-    result = _cli("serve", "--help")
+    result = run_cli(capsys, "serve", "--help")
     for option in ("--host", "--port", "--allow-origin", "--ttl"):
         assert option in result.stdout
     code = ("import sys, avatarkit.cli; heavy = [m for m in ('aiortc', 'av', 'numpy', "

@@ -14,16 +14,14 @@ pytest.importorskip("aiortc")
 from livekit import rtc  # noqa: E402
 from tests.browser.peer import ToneMic  # noqa: E402
 
-from avatarkit.web.tracks import (  # noqa: E402
+from avatarkit.playground.mic import BrowserAudioInput  # noqa: E402
+from avatarkit.playground.peer_media import PeerMediaSink, PeerTurnTiming, to_av_video  # noqa: E402
+from avatarkit.playground.timeline import (  # noqa: E402
     AUDIO_SAMPLES,
     OUT_RATE,
     AudioTimeline,
-    BrowserAudioInput,
-    PeerMediaSink,
-    PeerTurnTiming,
     Playout,
     rms,
-    to_av_video,
 )
 
 

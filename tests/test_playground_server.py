@@ -21,8 +21,8 @@ from livekit import rtc  # noqa: E402
 from tests.browser.faces import COLOURS, ColourFace, colour_plan  # noqa: E402
 from tests.browser.peer import PeerClient  # noqa: E402
 
-from avatarkit.transports.playground import PlaygroundTransport  # noqa: E402
-from avatarkit.web.playground_server import PlaygroundServer  # noqa: E402
+from avatarkit.playground.server import PlaygroundServer  # noqa: E402
+from avatarkit.playground.transport import PlaygroundTransport  # noqa: E402
 
 
 @pytest.fixture
@@ -236,7 +236,7 @@ def test_loopback_only_machines_offer_loopback_candidates(monkeypatch: pytest.Mo
     import ifaddr
     from aioice import ice
 
-    from avatarkit.web.playground_server import use_loopback_if_alone
+    from avatarkit.playground.server import use_loopback_if_alone
 
     original = ice.get_host_addresses
     monkeypatch.setattr(ice, "get_host_addresses", original)  # restored after the test

@@ -24,12 +24,12 @@ from typing import Any
 import pytest
 from livekit import api, rtc
 
-from avatar_room import participants, wait_until
 from avatarkit.composer import Composer, make_plan
 from avatarkit.config import load_config
 from avatarkit.errors import ConfigError, FaceStartError
 from avatarkit.registry import Registry
 from avatarkit.tokens import decode_grants
+from room_worker import participants, wait_until
 from standins.providers import SPECS, ProviderSession, ProviderStandin, Spec
 from standins.room import RoomTransport
 from test_boson_face import Avatar

@@ -27,13 +27,13 @@ from typing import Any
 
 import pytest
 
-from avatar_room import User, Worker, dispatch, participants, wait_until
-from room_worker import QUIET_ENV
+from room_user import RoomUser
+from room_worker import WorkerProcess, dispatch, participants, wait_until
 from standins.cartesia import CartesiaStandin
 from standins.deepgram import DeepgramStandin
 from standins.openai_api import OpenAIStandin
 from standins.providers import SPECS, ProviderSession, ProviderStandin
-from test_provider_room import worker_toml
+from test_provider_room import provider_worker, worker_toml
 
 pytestmark = [pytest.mark.room, pytest.mark.standin]
 
@@ -69,23 +69,22 @@ def released(sess: ProviderSession) -> bool:
 class Seen:
     """How many of each outcome the worker's log showed so far."""
 
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, worker: WorkerProcess) -> None:
         self.worker = worker
         self.counts: dict[str, int] = {}
 
     async def next(self, text: str, what: str) -> None:
         done = self.counts.get(text, 0)
-        await wait_until(lambda: self.worker.log().count(text) > done, 60, what)
+        await wait_until(lambda: self.worker.output().count(text) > done, 60, what)
         self.counts[text] = done + 1
 
 
 async def run_session(livekit_server: Any, seen: Seen, standin: ProviderStandin, room: str,
-                      agent: str, fault: str, *, leave: bool = True) -> User:
+                      agent: str, fault: str, *, leave: bool = True) -> RoomUser:
     """One conversation with ``fault``; returns its user (still in the room if not leave)."""
     face = standin.spec.face
     standin.faults[room] = fault
-    user = User()
-    await user.join(livekit_server.url, livekit_server.token(room, "user"))
+    user = await RoomUser(livekit_server, room).join()
     await dispatch(livekit_server, room, agent)
     if fault in ("ok", "die"):
         sess = await wait_until(lambda: next((s for s in standin.sessions.values()
@@ -133,13 +132,11 @@ async def test_standin_leak_accounting_with_faults_and_sigterm(livekit_server,
             async with ProviderStandin(SPECS[face], workdir=workdir) as standin:
                 standin.late_delay = JOIN_TIMEOUT + 2
                 agent = f"leak-{face}"
-                worker = Worker(workdir, config(agent, face, {
-                    **standin.options(), "video_stall_timeout": 2}, brain),
-                    {**livekit_server.env(), **QUIET_ENV,  # counts sessions, not CPU
-                     "AVATARKIT_LOAD_PLUGINS": f"avatarkit-{face}"})
+                worker = provider_worker(livekit_server, workdir, config(agent, face, {
+                    **standin.options(), "video_stall_timeout": 2}, brain), face)
                 seen, users = Seen(worker), []
                 try:
-                    await worker.start()
+                    await worker.started()
                     for k, fault in enumerate(plan[face]):
                         room = f"leak-{face}-{k}"
                         rooms.append(room)
@@ -150,14 +147,14 @@ async def test_standin_leak_accounting_with_faults_and_sigterm(livekit_server,
                     rooms.append(room)
                     users.append(await run_session(livekit_server, seen, standin, room,
                                                    agent, "ok", leave=False))
-                    worker.sigterm()
-                    assert await worker.wait_exit(60) == 0, worker.log()[-3000:]
+                    worker.send_signal(signal.SIGTERM)
+                    assert await worker.exited(60) == 0, worker.output()[-3000:]
                     await wait_until(lambda: all(released(s) for s in standin.sessions.values()),
                                      30, f"every {face} session to be ended")
                 finally:
                     for user in users:
                         await user.leave()
-                    worker.stop()
+                    await worker.stopped()
                 for sess in standin.sessions.values():
                     assert released(sess), (face, sess.id, sess.stops, sess.ended)
                     assert sess.ended <= 1, (face, sess.id, sess.ended)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,8 @@ import numpy as np
 import pytest
 from livekit import rtc
 
-from avatar_room import User, Worker, dispatch, participants, wait_until
+from room_user import RoomUser
+from room_worker import WorkerProcess, dispatch, participants, wait_until
 from standins.liveavatar import LiveAvatarStandin
 from standins.openai_api import OpenAIStandin
 from standins.providers import SPECS, ProviderStandin
@@ -59,6 +59,18 @@ def worker_toml(name: str, tables: dict[str, dict[str, Any]]) -> str:
                        for table, values in tables.items()) + "\n"
 
 
+def provider_worker(livekit_server: Any, workdir: Path, config: str, face: str,
+                    env: dict[str, str] | None = None) -> WorkerProcess:
+    """``avatarkit run --dev`` with ``config``, loading the face's plugin distribution
+    (built-in ``heygen`` needs none)."""
+    path = workdir / "avatarkit.toml"
+    path.write_text(config)
+    plugin = "" if face == "heygen" else f"avatarkit-{face}"
+    return WorkerProcess(livekit_server, ["--dev", "--config", str(path)],
+                         workdir / "worker.log", cwd=workdir,
+                         env={"AVATARKIT_LOAD_PLUGINS": plugin, **(env or {})})
+
+
 def worker_config(name: str, llm: OpenAIStandin, face: str, options: dict[str, Any]) -> str:
     """The local brain (its LLM: the stand-in) and ``face`` with ``options``."""
     return worker_toml(name, {
@@ -71,29 +83,29 @@ def worker_config(name: str, llm: OpenAIStandin, face: str, options: dict[str, A
 @contextlib.asynccontextmanager
 async def room_session(livekit_server: Any, tmp_path: Path, llm: OpenAIStandin, name: str,
                        face: str, options: dict[str, Any]
-                       ) -> AsyncIterator[tuple[Worker, User]]:
+                       ) -> AsyncIterator[tuple[WorkerProcess, RoomUser]]:
     """A worker registered as ``name`` with ``face``, a user in room ``name``, dispatched."""
     async with contextlib.AsyncExitStack() as cleanup:
-        worker = Worker(tmp_path, worker_config(name, llm, face, options), livekit_server.env())
-        cleanup.callback(worker.stop)
-        user = User()
+        worker = provider_worker(livekit_server, tmp_path,
+                                 worker_config(name, llm, face, options), face)
+        cleanup.push_async_callback(worker.stopped)
+        user = RoomUser(livekit_server, name)
         cleanup.push_async_callback(user.leave)
-        await worker.start()
-        await user.join(livekit_server.url, livekit_server.token(name, "user"))
+        await worker.started()
+        await user.join()
         await dispatch(livekit_server, name, name)
         yield worker, user
 
 
-def first_loud(user: User, identity: str, since: float, level: float = 0.01) -> float | None:
+def first_loud(user: RoomUser, identity: str, since: float, level: float = 0.01) -> float | None:
     return next((at for at, rms, _ in user.got(identity).audio if at >= since and rms > level),
                 None)
 
 
-async def ask(user: User, identity: str) -> float:
+async def ask(user: RoomUser, identity: str) -> float:
     """Speak the question; seconds from its end to the answer's first audio from
     ``identity`` (at the user)."""
-    spoken_at = time.monotonic()
-    ended = spoken_at + user.say()
+    ended = await user.say()
     heard = await wait_until(lambda: first_loud(user, identity, ended), 90,
                              f"an answer from {identity}")
     return float(heard - ended)
@@ -113,7 +125,7 @@ async def test_standin_tavus_room_rotates_between_replies(livekit_server, tmp_pa
             first = tavus.only_session()
             assert first.avatar is not None
             await first.avatar.wait_event("segment_audio", timeout=90)  # the greeting
-            await wait_until(lambda: user.got(first_id).loud_since(0) > 0.5, 60,
+            await wait_until(lambda: user.got(first_id).loud_seconds(0) > 0.5, 60,
                              "the greeting from the first avatar")
             await first.avatar.wait_event("playback_finished", timeout=60)
             before = await ask(user, first_id)  # an answer from the first session
@@ -123,7 +135,7 @@ async def test_standin_tavus_room_rotates_between_replies(livekit_server, tmp_pa
             line = await wait_until(
                 lambda: re.search(r"rotated the Tavus session after ([\d.]+) s \(fresh one "
                                   r"joined in ([\d.]+) s, swapped ([\d.]+) s later",
-                                  worker.log()), 60, "the swap in the worker log")
+                                  worker.output()), 60, "the swap in the worker log")
             second = next(s for s in tavus.sessions.values() if s is not first)
             await wait_until(lambda: first.ended, 30, "the first session's end call")
             await wait_until(lambda: first.avatar.process.returncode is not None, 30,
@@ -167,7 +179,7 @@ async def test_standin_runway_room_ends_with_end_call(livekit_server, tmp_path,
         assert sess.avatar is not None
         first = await sess.avatar.wait_event("segment_audio", timeout=90)
         assert first["sample_rate"] == 16000
-        await wait_until(lambda: user.got(identity).loud_since(0) > 0.5, 60,
+        await wait_until(lambda: user.got(identity).loud_seconds(0) > 0.5, 60,
                          "the greeting from the Runway avatar")
         await user.leave()
         assert "runway ok" in await session_ended(worker)
@@ -229,7 +241,7 @@ async def test_standin_heygen_room_websocket_path(livekit_server, tmp_path, brai
             async with room_session(livekit_server, tmp_path, brain_llm, name, "heygen",
                                     options) as (worker, user):
                 await asyncio.wait_for(la.ws_connected.wait(), 120)
-                await wait_until(lambda: user.got(identity).loud_since(0) > 0.5, 90,
+                await wait_until(lambda: user.got(identity).loud_seconds(0) > 0.5, 90,
                                  "the greeting played by the LiveAvatar participant")
                 assert la.messages("agent.speak") and user.got(identity).video_frames > 0
                 await wait_until(lambda: la.messages("agent.speak_end"), 30, "speak_end")

@@ -9,6 +9,7 @@ import pytest
 
 from avatarkit.errors import DuplicatePartError, PluginLoadError, UnknownPartError
 from avatarkit.registry import Registry
+from cli_runner import run_cli
 
 GOOD = """
 from avatarkit import Face, hookimpl
@@ -173,22 +174,21 @@ def test_the_audio_only_face_cannot_be_blocked(clean_env) -> None:
     assert sum("cannot" in w or "always loaded" in w for w in warnings) == 2
 
 
-def test_plugins_lists_the_clash_as_a_problem(plugin_dir, clean_env) -> None:
+def test_plugins_lists_the_clash_as_a_problem(plugin_dir, clean_env, capsys) -> None:
     plugin_dir("avatarkit-dupe", {"ak_dupe": DUPLICATE_NONE}, {"dupe": "ak_dupe"})
-    out = subprocess.run([sys.executable, "-m", "avatarkit", "plugins"], capture_output=True,
-                         text=True, timeout=60)
+    out = run_cli(capsys, "plugins")
     assert out.returncode == 0, out.stderr
     assert "problems (" in out.stdout and "avatarkit-dupe" in out.stdout
     assert "clashes with avatarkit's built-in face" in out.stdout
     assert "avatarkit-dupe" not in out.stderr  # listed once, not also warned
 
 
-def test_strict_mode_message_is_not_doubled(plugin_dir, clean_env) -> None:
+def test_strict_mode_message_is_not_doubled(plugin_dir, clean_env, capsys,
+                                           monkeypatch) -> None:
     plugin_dir("avatarkit-broken", {"ak_broken": BROKEN_IMPORT}, {"broken": "ak_broken"})
-    out = subprocess.run([sys.executable, "-m", "avatarkit", "plugins"], capture_output=True,
-                         text=True, timeout=60, env={**__import__("os").environ,
-                                                     "AVATARKIT_STRICT_PLUGINS": "1",
-                                                     "AVATARKIT_LOAD_PLUGINS": "avatarkit-broken"})
+    monkeypatch.setenv("AVATARKIT_STRICT_PLUGINS", "1")
+    monkeypatch.setenv("AVATARKIT_LOAD_PLUGINS", "avatarkit-broken")
+    out = run_cli(capsys, "plugins")
     assert out.returncode == 1
     assert "avatarkit: error: failed to load plugin 'broken'" in out.stderr, out.stderr
     assert "avatarkit: avatarkit:" not in out.stderr
@@ -218,6 +218,7 @@ def test_listing_plugins_never_imports_livekit(plugin_dir, clean_env) -> None:
     assert '"sparkle"' in out.stdout
 
 
+@pytest.mark.local_extra
 def test_example_plugin_package_registers(plugin_dir, clean_env) -> None:
     from pathlib import Path
 

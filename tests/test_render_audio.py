@@ -50,6 +50,7 @@ def test_reset_closes_immediately() -> None:
     assert mt.update(None).open == 0.0
 
 
+@pytest.mark.local_extra
 @pytest.mark.parametrize(("spec", "kind", "color"), [
     ("#102030", "color", (16, 32, 48)), ("#fff", "color", (255, 255, 255)),
     ("navy", "color", (0, 0, 128)), ("Sunset", "preset", None), ("original", "original", None),
@@ -62,6 +63,7 @@ def test_parse_background(spec: str | None, kind: str, color: tuple[int, int, in
         assert bg.color == color
 
 
+@pytest.mark.local_extra
 def test_bad_backgrounds() -> None:
     for spec in ("moonbase", "#12345", "#gggggg", "/no/such/file.png"):
         with pytest.raises(UsageError) as err:
@@ -69,6 +71,7 @@ def test_bad_backgrounds() -> None:
         assert "studio" in str(err.value) or "does not exist" in str(err.value)
 
 
+@pytest.mark.local_extra
 @pytest.mark.parametrize("name", PRESETS)
 def test_presets_render_any_size(name: str) -> None:
     px = background_pixels(parse_background(name), 320, 180)

@@ -12,6 +12,8 @@ from livekit.agents.voice.avatar import AudioSegmentEnd
 from avatarkit.render.generator import PortraitVideoGenerator
 from avatarkit.render.renderer import PortraitRenderer
 
+pytestmark = pytest.mark.local_extra  # the offline engines / the renderer
+
 RATE = 24000
 
 

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from avatarkit.errors import UsageError
 from avatarkit.render.portrait import MIN_SIDE, default_portrait_path, load_portrait
+from local_extra import reason
+
+Image = pytest.importorskip("PIL.Image", reason=reason(["pillow"]))
 
 
 def _photo_like(path: Path, backdrop: tuple[int, int, int] = (205, 214, 226),

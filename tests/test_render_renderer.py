@@ -14,6 +14,8 @@ from avatarkit.errors import UsageError
 from avatarkit.render.portrait import load_portrait
 from avatarkit.render.renderer import PortraitRenderer
 
+pytestmark = pytest.mark.local_extra  # the offline engines / the renderer
+
 FPS = 25
 
 

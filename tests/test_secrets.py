@@ -7,8 +7,6 @@ import http.server
 import json
 import os
 import pickle
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +15,7 @@ import pytest
 
 from avatarkit.cli import main
 from avatarkit.config import load_config
+from cli_runner import run_cli
 
 PLUGIN = """
 from pydantic import Field, SecretStr
@@ -36,7 +35,7 @@ def register_faces(register):
 """
 
 SECRETS = ("sk-OPTION-openai", "dg-OPTION-deepgram", "tok-OPTION-control", "rt-FILE-realtime",
-           "wh-OPTION-webhook", "lk-ENV-secret")
+           "wh-OPTION-webhook", "lk-ENV-secret", "pw-URL-password")
 
 
 @pytest.fixture
@@ -60,7 +59,8 @@ def test_config_show_masks_every_secret_option(vault, capsys, tmp_path: Path,
     args = ["--brain", "pipeline", "--brain-opt", "openai_api_key=sk-OPTION-openai",
             "--brain-opt", "deepgram_api_key=dg-OPTION-deepgram", "--face", "vault",
             "--fallback", "local", "--face-opt", "vault.webhook=wh-OPTION-webhook",
-            "--face-opt", "local.control_token=tok-OPTION-control"]
+            "--face-opt", "local.control_token=tok-OPTION-control",
+            "--brain-opt", "stt_base_url=https://me:pw-URL-password@stt.example/v1"]
     for fmt in ([], ["--json"]):
         out = show(capsys, *args, *fmt)
         for secret in SECRETS:
@@ -70,6 +70,8 @@ def test_config_show_masks_every_secret_option(vault, capsys, tmp_path: Path,
     assert data["brain"]["options"]["realtime"]["api_key"] == "**********"
     assert data["face"]["options"]["vault"] == {"webhook": "**********"}
     assert data["face"]["options"]["local"]["control_token"] == "**********"
+    assert data["brain"]["options"]["pipeline"]["stt_base_url"] == (
+        "https://**********@stt.example/v1")
 
 
 def test_secret_options_are_secretstr_in_the_config(clean_env) -> None:
@@ -97,7 +99,7 @@ def test_a_refused_secret_is_not_repeated(capsys, clean_env) -> None:
 
 def test_the_worker_plan_travels_pickled_not_in_the_environment(clean_env) -> None:
     from avatarkit.composer import make_plan
-    from avatarkit.worker import JobSetup, build_server
+    from avatarkit.worker.server import JobSetup, build_server
 
     environ = {"LIVEKIT_URL": "ws://127.0.0.1:9", "LIVEKIT_API_KEY": "k",
                "LIVEKIT_API_SECRET": "lk-ENV-secret"}
@@ -140,7 +142,7 @@ def recorder() -> Iterator[int]:
 def test_userinfo_in_base_url_is_basic_auth_not_a_host_name(recorder: int) -> None:
     import base64
 
-    from avatarkit.local.endpoint import check_openai_endpoint
+    from avatarkit.engines.endpoint import check_openai_endpoint
 
     assert check_openai_endpoint(f"http://ada:p%40ss@127.0.0.1:{recorder}/v1") == ["m"]
     [(path, host, auth)] = _Recorder.seen
@@ -148,40 +150,34 @@ def test_userinfo_in_base_url_is_basic_auth_not_a_host_name(recorder: int) -> No
     assert auth == "Basic " + base64.b64encode(b"ada:p@ss").decode()
 
 
-RUNNER = (
-    "import sys\n"
-    "def hook(event, args):\n"
-    "    if event == 'socket.getaddrinfo':\n"
-    "        print('LOOKUP', args[0], file=sys.stderr)\n"
-    "sys.addaudithook(hook)\n"
-    "from avatarkit.cli import main\n"
-    "main(sys.argv[1:])\n"
-)
-
-
-def test_demo_never_prints_nor_resolves_a_password_in_base_url(tmp_path: Path) -> None:
-    from avatarkit.local.probes import free_loopback_port
+@pytest.mark.local_extra
+def test_demo_never_prints_nor_resolves_a_password_in_base_url(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from avatarkit.engines.probes import free_loopback_port
 
     port = free_loopback_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AVATARKIT_", "LIVEKIT_"))}
-    env.update({"AVATARKIT_LOAD_PLUGINS": "", "AVATARKIT_QUIET": "1", "HF_HUB_OFFLINE": "1"})
-    result = subprocess.run(
-        [sys.executable, "-c", RUNNER, "demo", "--face", "none", "--brain-opt",
-         f"base_url=http://ada:hunter2@127.0.0.1:{port}/v1", "--output",
-         str(tmp_path / "out.mp4")],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    for var in [v for v in os.environ if v.startswith(("AVATARKIT_", "LIVEKIT_"))]:
+        monkeypatch.delenv(var)
+    for var, value in {"AVATARKIT_LOAD_PLUGINS": "", "AVATARKIT_QUIET": "1",
+                       "HF_HUB_OFFLINE": "1"}.items():
+        monkeypatch.setenv(var, value)
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(capsys, "demo", "--face", "none", "--brain-opt",
+                     f"base_url=http://ada:hunter2@127.0.0.1:{port}/v1", "--output",
+                     str(tmp_path / "out.mp4"))
     assert result.returncode == 1, result.stderr
     assert "hunter2" not in result.stderr + result.stdout
     assert f"no OpenAI-compatible LLM server answers at http://127.0.0.1:{port}/v1" \
         in result.stderr
-    lookups = [line for line in result.stderr.splitlines() if line.startswith("LOOKUP")]
-    assert not [line for line in lookups if "@" in line or "ada" in line], lookups
+    lookups = [entry for entry in result.network if entry.startswith("lookup")]
+    assert not [entry for entry in lookups if "@" in entry or "ada" in entry], lookups
 
 
 def test_espeak_gets_no_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import wave
 
-    from avatarkit.local import say
+    from avatarkit.engines import say
 
     fake = tmp_path / "espeak-ng"
     fake.write_text(f"#!/bin/sh\nenv > {tmp_path}/env\ncat {tmp_path}/speech.wav\n")

@@ -97,10 +97,14 @@ def test_bad_room_names_are_refused_by_the_token_maker(room: str) -> None:
 @pytest.mark.parametrize("room", BAD_ROOMS)
 def test_cli_token_and_serve_refuse_the_same_room_names(room: str, capsys,
                                                         monkeypatch) -> None:
-    from avatarkit.cli import main
-    from avatarkit.web.token_server import _check_body
+    from pydantic import ValidationError
 
-    assert _check_body({"room": room}) is not None  # serve's POST /token: 400
+    from avatarkit.cli import main
+    from avatarkit.web.token_server import TokenRequest, token_request_problem
+
+    with pytest.raises(ValidationError) as refused:  # serve's POST /token: 400
+        TokenRequest.model_validate({"room": room})
+    assert "room must be 1-64 characters" in token_request_problem(refused.value)
     monkeypatch.setenv("LIVEKIT_API_KEY", KEY)
     monkeypatch.setenv("LIVEKIT_API_SECRET", SECRET)
     with pytest.raises(SystemExit) as exit_info:

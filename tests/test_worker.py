@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from avatarkit.worker import session_load
-from avatarkit.worker_load import UNLAUNCHED_GRACE, CpuLoad, SessionGate
+from avatarkit.worker.load import UNLAUNCHED_GRACE, CpuLoad, SessionGate, session_load
 from livekit_server import LiveKitServer
 from room_worker import WorkerProcess
 
@@ -91,19 +90,20 @@ def test_cpu_load_comes_from_livekits_public_cpu_monitor() -> None:
 def test_worker_modules_use_only_public_livekit_api() -> None:
     """No private livekit-agents names (``_DefaultLoadCalc``...) and no deprecated CLI."""
     private = re.compile(r"from livekit[\w.]* import _|livekit[\w.]*\._\w|_DefaultLoadCalc")
-    for name in ("worker.py", "worker_load.py", "worker_run.py", "livekit_check.py"):
-        text = (SRC / name).read_text()
+    for name in ("server.py", "load.py", "run.py", "livekit_check.py"):
+        text = (SRC / "worker" / name).read_text()
         assert not private.search(text), name
         assert "cli.run_app(" not in text and "catch_warnings" not in text, name
 
 
+@pytest.mark.local_extra
 def test_job_setup_and_entrypoint_pickle_for_job_processes(clean_env) -> None:
     """Job processes unpickle these: the entrypoint by reference, the setup with its plan."""
     import pickle
 
-    from avatarkit import worker
     from avatarkit.composer import make_plan
     from avatarkit.config import load_config
+    from avatarkit.worker import server as worker
 
     assert pickle.loads(pickle.dumps(worker.entrypoint)) is worker.entrypoint
     plan = make_plan(load_config(environ={}, brain="local", face="none",

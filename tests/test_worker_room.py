@@ -23,7 +23,7 @@ from local_helpers import words
 from room_user import RoomUser, load_wav_16k
 from room_worker import LOCAL_AGENT, WorkerProcess
 
-pytestmark = [pytest.mark.room, pytest.mark.e2e]
+pytestmark = [pytest.mark.room, pytest.mark.e2e, pytest.mark.local_extra]
 AGENT = LOCAL_AGENT
 JOIN_TIMEOUT = 240.0  # a job process loads whisper, Piper and llama.cpp on 2 busy cores
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from avatarkit.worker import INITIALIZE_TIMEOUT
+from avatarkit.worker.server import INITIALIZE_TIMEOUT
 
 SECRET_OPTION = "sk-option-secret-0123456789"
 
@@ -30,8 +30,8 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _local_stack_or_skip() -> None:
+    from avatarkit.engines import assets
     from avatarkit.errors import UsageError
-    from avatarkit.local import assets
 
     try:
         assets.llama_server_binary()

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from livekit import api
@@ -20,7 +18,7 @@ from tests.browser.harness import LoopThread
 
 from livekit_server import LiveKitServer
 from room_user import RoomUser
-from room_worker import WorkerProcess, rss_mb, tree_uss_mb
+from room_worker import WorkerProcess, rss_mb, tree_uss_mb, wait_until
 from standins.openai_api import OpenAIStandin
 
 pytestmark = pytest.mark.room
@@ -63,14 +61,6 @@ def workers(livekit_server: LiveKitServer, realtime_standin: OpenAIStandin,
         assert codes == [0, 0], [w.output()[-2000:] for w in started]
 
 
-async def wait_until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.2)
-
-
 async def test_run_room_joins_one_room_without_dispatch(
         livekit_server: LiveKitServer, realtime_standin: OpenAIStandin, tmp_path: Path) -> None:
     """`avatarkit run --room NAME`: no registration, no dispatch; the agent is in that room."""
@@ -96,7 +86,8 @@ async def until_idle(workers: list[WorkerProcess], what: str) -> None:
     """Until no worker holds a session and LiveKit has been told (the worker sends its
     status every 2.5 s; a room created before that finds every worker still full)."""
     await wait_until(lambda: all(w.status()["active_jobs"] == 0
-                                 and w.status()["worker_load"] < 0.5 for w in workers), 60, what)
+                                 and w.status()["worker_load"] < 0.5 for w in workers), 60, what,
+                     interval=0.2)
     await asyncio.sleep(3.0)
 
 
@@ -114,14 +105,14 @@ async def test_four_rooms_spread_over_two_workers_and_max_sessions_holds(
         assert [len(rooms) for rooms in taken] == [MAX_SESSIONS, MAX_SESSIONS], taken
         # LiveKit's view of each worker: two jobs, and the load function says full.
         await wait_until(lambda: all(w.status()["worker_load"] == 1.0 for w in workers), 30,
-                         "both workers to report full load")
+                         "both workers to report full load", interval=0.2)
         assert [w.status()["active_jobs"] for w in workers] == [MAX_SESSIONS, MAX_SESSIONS]
 
         # A fifth room: every worker is at max_sessions, so the dispatcher finds none.
         log_from = len(livekit_server.log_path.read_bytes())
         await extra.join()
         await wait_until(lambda: NO_WORKER.encode() in livekit_server.log_path.read_bytes()[
-            log_from:], 60, "the server to find no worker for the fifth room")
+            log_from:], 60, "the server to find no worker for the fifth room", interval=0.2)
         assert not extra.agents()
         assert all("scale-full" not in w.rooms() for w in workers)
     finally:

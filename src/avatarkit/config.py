@@ -1,25 +1,42 @@
 """Configuration: one pydantic model merged from defaults, TOML, environment and CLI flags.
 
 Precedence, highest first: CLI flags, ``AVATARKIT_*`` / ``LIVEKIT_*`` environment variables,
-``avatarkit.toml`` (or ``--config PATH`` / ``AVATARKIT_CONFIG``), defaults.
+``avatarkit.toml`` (or ``--config PATH`` / ``AVATARKIT_CONFIG``), defaults. The sources are
+pydantic-settings sources (:mod:`avatarkit.config_sources`); pydantic-settings merges them.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Collection, Iterable, Mapping
-from pathlib import Path
+from contextvars import ContextVar
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .config_sources import (
+    DEFAULT_CONFIG_FILE,
+    ConfigFile,
+    EnvironmentVariables,
+    config_path,
+    first_set,
+    flag_settings,
+    layer,
+    parse_opt,
+    table,
+)
 from .errors import ConfigError, clip
 from .part import format_validation_error
-from .redact import check_url, is_secret_name, redact_url
+from .redact import check_url, is_secret_name, mask_userinfo, redact_url
 
-DEFAULT_CONFIG_FILE = "avatarkit.toml"
+__all__ = ["DEFAULT_CONFIG_FILE", "DEFAULT_INSTRUCTIONS", "AgentSettings", "AvatarkitConfig",
+           "BrainSettings", "FaceSettings", "LiveKitSettings", "WorkerSettings", "load_config",
+           "parse_opt"]
+# the sources of the load_config call running in this context (highest precedence first)
+_SOURCES: ContextVar[tuple[PydanticBaseSettingsSource, ...]] = ContextVar(
+    "avatarkit_config_sources", default=())
 DEFAULT_INSTRUCTIONS = (
     "You are a friendly, helpful avatar. Keep answers short: one or two spoken sentences, "
     "no lists, no markdown."
@@ -157,8 +174,14 @@ class WorkerSettings(_Strict):
                       description="Health/metrics HTTP port (0 = any free port).")
 
 
-class AvatarkitConfig(_Strict):
-    """The whole merged configuration."""
+class AvatarkitConfig(BaseSettings):
+    """The whole merged configuration (see :func:`load_config`).
+
+    Built directly (``AvatarkitConfig(brain={"name": "pipeline"})``) it reads neither the
+    environment nor a file: only :func:`load_config` adds those sources.
+    """
+
+    model_config = SettingsConfigDict(extra="forbid")
 
     agent: AgentSettings = Field(default_factory=AgentSettings)
     brain: BrainSettings = Field(default_factory=BrainSettings)
@@ -166,10 +189,23 @@ class AvatarkitConfig(_Strict):
     livekit: LiveKitSettings = Field(default_factory=LiveKitSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments first, then the sources :func:`load_config` is merging."""
+        return (init_settings, *_SOURCES.get())
+
     def masked(
         self, secret_fields: Mapping[tuple[str, str], Collection[str]] | None = None
     ) -> dict[str, Any]:
-        """A JSON-safe dict with every secret shown as ``'**********'`` (or null).
+        """A JSON-safe dict with every secret shown as ``'**********'`` (or null), and the
+        ``user:password@`` of any URL option as ``**********@``.
 
         Secret are the ``SecretStr`` settings, every option whose name says it is a
         credential (:func:`~avatarkit.redact.is_secret_name`) and the option names given
@@ -183,25 +219,9 @@ class AvatarkitConfig(_Strict):
                 for key, value in options.items():
                     if value is not None and (key in declared or is_secret_name(key)):
                         options[key] = MASK
+                    elif isinstance(value, str):
+                        options[key] = mask_userinfo(value)
         return data
-
-
-_ENV_MAP: dict[str, tuple[str, ...]] = {
-    "AVATARKIT_BRAIN": ("brain", "name"),
-    "AVATARKIT_FACE": ("face", "name"),
-    "AVATARKIT_FALLBACK": ("face", "fallback"),
-    "AVATARKIT_JOIN_TIMEOUT": ("face", "join_timeout"),
-    "AVATARKIT_INSTRUCTIONS": ("agent", "instructions"),
-    "AVATARKIT_GREETING": ("agent", "greeting"),
-    "AVATARKIT_AGENT_NAME": ("worker", "agent_name"),
-    "AVATARKIT_LOAD_THRESHOLD": ("worker", "load_threshold"),
-    "AVATARKIT_MAX_SESSIONS": ("worker", "max_sessions"),
-    "AVATARKIT_MEASURE_CPU": ("worker", "measure_cpu"),
-    "AVATARKIT_WORKER_PORT": ("worker", "port"),
-    "LIVEKIT_URL": ("livekit", "url"),
-    "LIVEKIT_API_KEY": ("livekit", "api_key"),
-    "LIVEKIT_API_SECRET": ("livekit", "api_secret"),
-}
 
 
 def load_config(
@@ -223,49 +243,30 @@ def load_config(
     applied last (for programmatic use).
     """
     environ = os.environ if environ is None else environ
-    data: dict[str, Any] = {}
-    file = _config_path(path, environ)
-    if file is not None:
-        _merge(data, read_toml(file))
-    for var, where in _ENV_MAP.items():
-        value = environ.get(var)
-        if value is None or value == "":
-            continue
-        if where == ("face", "fallback"):
-            _set(data, where, _split_list(value))
-        else:
-            _set(data, where, value)
-    if brain is not None:
-        _set(data, ("brain", "name"), brain)
-    if face is not None:
-        _set(data, ("face", "name"), face)
-    if fallback is not None:
-        names: list[str] = []
-        for item in fallback:
-            names.extend(_split_list(item))
-        _set(data, ("face", "fallback"), names)
-    brain_name = data.get("brain", {}).get("name", BrainSettings().name)
-    face_name = data.get("face", {}).get("name", FaceSettings().name)
-    for key, value in (parse_opt(o, "--brain-opt") for o in brain_opts):
-        _set(data, ("brain", "options", brain_name, key), value)
-    targets: dict[str, str] = {}  # face named by a --face-opt FACE.KEY -> that flag
-    for key, value in (parse_opt(o, "--face-opt") for o in face_opts):
-        target, _, sub = key.partition(".")
-        if sub:
-            _set(data, ("face", "options", target, sub), value)
-            targets.setdefault(target, f"--face-opt {key}=...")
-        else:
-            _set(data, ("face", "options", face_name, key), value)
-    if overrides:
-        _merge(data, dict(overrides))
+    file = config_path(path, environ)
+    toml = ConfigFile(AvatarkitConfig, file) if file is not None else None
+    toml_data = toml.toml_data if toml is not None else {}
+    env = EnvironmentVariables.read(environ).settings()
+    flags, targets = flag_settings(
+        brain=brain, face=face, fallback=fallback, brain_opts=brain_opts, face_opts=face_opts,
+        brain_name=first_set(brain, env.get("brain", {}).get("name"),
+                             table(toml_data, "brain").get("name"), BrainSettings().name),
+        face_name=first_set(face, env.get("face", {}).get("name"),
+                            table(toml_data, "face").get("name"), FaceSettings().name))
+    sources = [layer(AvatarkitConfig, flags), layer(AvatarkitConfig, env)]
+    if toml is not None:
+        sources.append(toml)
+    token = _SOURCES.set(tuple(sources))
     try:
-        config = AvatarkitConfig.model_validate(data)
+        config = AvatarkitConfig(**dict(overrides or {}))
     except ValidationError as exc:
         source = f" (file: {file})" if file else ""
         raise ConfigError(
             f"invalid configuration{source}:\n{format_validation_error(exc)}",
             hint="`avatarkit config show` prints the merged configuration",
         ) from None
+    finally:
+        _SOURCES.reset(token)
     chain = config.face.chain()
     for target, flag in targets.items():
         if target not in chain:
@@ -275,74 +276,3 @@ def load_config(
                 hint=f"add it with --fallback {target}, or fix the face name before the dot",
             )
     return config
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """Parse a TOML file; a :class:`ConfigError` naming the file and line otherwise."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    fix = "fix the file; see docs/configuration.md for the format"
-    if path.is_dir():
-        raise ConfigError(f"config path is a directory, not a file: {path}",
-                          hint="give the path of an avatarkit.toml file")
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}",
-                          hint="check the --config path or AVATARKIT_CONFIG") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason})",
-                          hint="TOML files must be UTF-8; save it as UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"malformed TOML in {path}: {exc}", hint=fix) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}",
-                          hint="check the path and its permissions") from None
-
-
-def parse_opt(text: str, flag: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` -> (key, value), the value parsed as JSON when possible."""
-    key, sep, raw = text.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise ConfigError(f"{flag} expects KEY=VALUE, got {clip(text)}",
-                          hint=f"for example {flag} temperature=0.6")
-    try:
-        value: Any = json.loads(raw)
-    except ValueError:
-        value = raw
-    return key, value
-
-
-def _config_path(path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
-    if path is not None:
-        return Path(path)
-    if environ.get("AVATARKIT_CONFIG"):
-        return Path(environ["AVATARKIT_CONFIG"])
-    default = Path(DEFAULT_CONFIG_FILE)
-    return default if default.is_file() else None
-
-
-def _split_list(value: str) -> list[str]:
-    return [v.strip() for v in value.replace("->", ",").split(",") if v.strip()]
-
-
-def _set(data: dict[str, Any], where: tuple[str, ...], value: Any) -> None:
-    node = data
-    for key in where[:-1]:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = node[key] = {}
-        node = child
-    node[where[-1]] = value
-
-
-def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = dict(value) if isinstance(value, Mapping) else value

@@ -144,7 +144,7 @@ def run_demo(
 
 def synthesize_question(text: str) -> Any:
     """Speak ``text`` with the local TTS (Piper, else espeak-ng) as 16 kHz int16 samples."""
-    from .local.say import speak_16k
+    from .engines.say import speak_16k
 
     samples = speak_16k(text)
     from .transports.audio_files import check_speech
@@ -173,19 +173,19 @@ def print_demo(result: DemoResult, echo: Callable[[str], None] = print) -> None:
 
 def latency_table(report: SessionReport, measured: Sequence[float | None] = ()) -> str:
     """Rows: stages in pipeline order; columns: each turn, then the median."""
+    from .tables import new_table, render
+
     turns = report.turns
     rows = [(label, [t.latencies.get(key) for t in turns]) for label, key in TURN_STAGES]
     if measured:
         rows.append(("measured at the output", list(measured)[: len(turns)] or list(measured)))
-    width = max(len(label) for label, _ in rows)
-    head = " " * width + "".join(f"  turn {i + 1:<3}" for i in range(len(turns))) + "  median"
-    lines = [head]
+    columns = max(len(turns), *(len(values) for _, values in rows))
+    table = new_table("", *(f"turn {i + 1}" for i in range(columns)), "median")
     for label, values in rows:
-        cells = "".join(f"  {_fmt(v):<8}" for v in values)
         present = [v for v in values if v is not None]
-        median = _fmt(statistics.median(present)) if present else "-"
-        lines.append(f"{label:<{width}}{cells}  {median}")
-    return "\n".join(lines)
+        cells = [_fmt(v) for v in values] + [""] * (columns - len(values))
+        table.add_row(label, *cells, _fmt(statistics.median(present)) if present else "-")
+    return render(table)
 
 
 def _fmt(value: float | None) -> str:

@@ -194,14 +194,17 @@ def verdict(checks: Iterable[Check]) -> Verdict:
 
 
 def render_table(checks: Sequence[Check]) -> str:
-    """A plain-text table (status, check, detail) followed by the verdict line."""
-    marks = {"ok": "ok", "warn": "WARN", "fail": "FAIL"}
-    width = max([len("check"), *(len(c.name) for c in checks)])
-    lines = [f"{'status':<6}  {'check':<{width}}  detail", f"{'-' * 6}  {'-' * width}  ------"]
-    lines += [f"{marks[c.status]:<6}  {c.name:<{width}}  {c.detail}" for c in checks]
-    lines.append("")
-    lines.append(f"verdict: {verdict(checks).text}")
-    return "\n".join(lines)
+    """A table (status, check, detail) followed by the verdict line."""
+    from rich.text import Text
+
+    from .tables import new_table, render
+
+    marks = {"ok": ("ok", "green"), "warn": ("WARN", "yellow"), "fail": ("FAIL", "bold red")}
+    table = new_table("status", "check", "detail")
+    for c in checks:
+        mark, style = marks[c.status]
+        table.add_row(Text(mark, style=style), c.name, c.detail)
+    return f"{render(table)}\n\nverdict: {verdict(checks).text}"
 
 
 # -- part checks ----------------------------------------------------------------------------

@@ -5,13 +5,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .emotions import EMOTIONS
 from .errors import CapabilityError
 from .part import Part
 
 if TYPE_CHECKING:
     from .transports.base import Transport
 
-EMOTIONS: tuple[str, ...] = ("neutral", "happy", "sad", "concerned", "surprised", "angry")
+__all__ = ["EMOTIONS", "Face"]
 
 
 class Face(Part, ABC):

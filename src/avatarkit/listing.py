@@ -41,37 +41,38 @@ def describe_parts(registry: Registry, environ: Mapping[str, str], *,
 
 
 def render_parts(rows: list[dict[str, Any]], *, verbose: bool = False) -> str:
-    """A plain-text table; ``--verbose`` adds each part's options under its row."""
-    header = ("KIND", "NAME", "STATUS", "FROM", "SUMMARY")
-    cells = [header]
+    """A table of the parts; under each summary what it needs and, with ``verbose``, its
+    options."""
+    from rich.text import Text
+
+    from .tables import new_table, render
+
+    table = new_table("KIND", "NAME", "STATUS", "FROM", "SUMMARY")
+    styles = {"ok": "green", "needs env": "yellow", "unavailable": "red"}
     for row in rows:
         status = "ok" if row["available"] else "unavailable"
         if row["available"] and not all(row["env"].values()):
             status = "needs env"
-        cells.append((row["kind"], row["name"], status,
-                      f"{row['distribution']} {row['version']}", row["summary"]))
-    widths = [max(len(c[i]) for c in cells) for i in range(len(header) - 1)]
-
-    def line(c: tuple[str, ...]) -> str:
-        return "  ".join(x.ljust(w) for x, w in zip(c, widths)) + "  " + c[-1]
-
-    lines = [line(header)]
-    for c, row in zip(cells[1:], rows):
-        lines.append(line(c))
+        notes = []
         if row["env"]:
-            lines.append("    needs: " + ", ".join(
+            notes.append("needs: " + ", ".join(
                 f"{var} ({'set' if ok else 'NOT SET'})" for var, ok in row["env"].items()))
         if row.get("unavailable_reason"):
-            lines.append(f"    unavailable: {row['unavailable_reason']}")
+            notes.append(f"unavailable: {row['unavailable_reason']}")
         if verbose and "options" in row:
-            lines.extend(_render_options(row["options"]))
-    return "\n".join(lines)
+            notes.extend(_render_options(row["options"]))
+        summary = Text(row["summary"])
+        for note in notes:
+            summary.append("\n" + note, style="dim")
+        table.add_row(row["kind"], row["name"], Text(status, style=styles[status]),
+                      f"{row['distribution']} {row['version']}", summary)
+    return render(table)
 
 
 def _render_options(schema: dict[str, Any]) -> list[str]:
     props = schema.get("properties", {})
     if not props:
-        return ["    (no options)"]
+        return ["(no options)"]
     out = []
     for name, spec in props.items():
         kind = spec.get("type") or " | ".join(
@@ -80,7 +81,7 @@ def _render_options(schema: dict[str, Any]) -> list[str]:
             kind = " | ".join(map(str, spec["enum"]))
         default = f" = {json.dumps(spec['default'])}" if "default" in spec else ""
         desc = f"  # {spec['description']}" if spec.get("description") else ""
-        out.append(f"    {name}: {kind}{default}{desc}")
+        out.append(f"  {name}: {kind}{default}{desc}")
     return out
 
 

@@ -1,6 +1,7 @@
 """Keeping credentials out of what avatarkit prints and out of child processes.
 
 - :func:`redact_url`: a URL without its ``user:password@`` part (every printed URL);
+- :func:`mask_userinfo`: the same, showing that credentials are there (``config show``);
 - :func:`split_userinfo`: a URL without userinfo plus the credentials, for HTTP clients
   that would otherwise resolve ``user:password@host`` as a host name;
 - :func:`is_secret_name`: whether an option name holds a credential (masked everywhere);
@@ -28,6 +29,12 @@ HTTP_SCHEMES = ("http", "https")
 def redact_url(url: str) -> str:
     """``url`` without any ``user:password@`` part (also for malformed URLs)."""
     return _USERINFO.sub(r"\1", url, count=1)
+
+
+def mask_userinfo(value: str) -> str:
+    """``value`` with any URL ``user:password@`` part shown as ``**********@`` (so a user
+    sees that credentials are set, never what they are)."""
+    return _USERINFO.sub(r"\1**********@", value, count=1)
 
 
 def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:

@@ -1,8 +1,13 @@
-"""Per-turn and per-session records the composer emits (latencies, fallbacks)."""
+"""Per-turn and per-session records the composer emits (latencies, fallbacks).
+
+Value types and the collector that fills them from ``AgentSession`` events; nothing here
+imports the rest of avatarkit, so transports and apps may use it too.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,11 +77,17 @@ class SessionReport:
 
 
 class TurnCollector:
-    """Builds :class:`TurnRecord` s from ``AgentSession`` events."""
+    """Builds :class:`TurnRecord` s from ``AgentSession`` events into ``report``.
 
-    def __init__(self, report: SessionReport, face: Any = None) -> None:
+    ``on_turn(turn)`` is called with each turn as it completes (after it was added to the
+    report): a transport that shows turns live (the playground) uses it.
+    """
+
+    def __init__(self, report: SessionReport, face: Any = None,
+                 on_turn: Callable[[TurnRecord], None] | None = None) -> None:
         self.report = report
         self.face = face
+        self.on_turn = on_turn
         self._pending = TurnRecord()
 
     def attach(self, session: Any) -> None:
@@ -116,9 +127,12 @@ class TurnCollector:
         return float(value) if value is not None else None
 
     def _finish(self) -> None:
-        self.report.turns.append(self._pending)
-        self._pending = TurnRecord()
+        turn, self._pending = self._pending, TurnRecord()
+        self.report.turns.append(turn)
+        if self.on_turn is not None:
+            self.on_turn(turn)
 
     def close(self) -> None:
+        """Record the turn in progress, if any (the session ended)."""
         if self._pending.heard or self._pending.answered:
             self._finish()

@@ -88,8 +88,8 @@ class LocalBrain(Brain):
     def check_usable(cls, options: Any, environ: Mapping[str, str] | None = None) -> None:
         """Raise :class:`~avatarkit.errors.UsageError` naming what to install; no network."""
         super().check_usable(options, environ)
-        from ..local import assets
-        from ..local.tts_select import resolve_tts
+        from ..engines import assets
+        from ..engines.tts_select import resolve_tts
 
         assets.whisper_model_path()
         if options.stt_language.replace("_", "-").split("-")[0].lower() not in ("en", "english"):
@@ -114,12 +114,12 @@ class LocalBrain(Brain):
         """
         base_url = self.options.base_url
         if base_url is None:
-            from ..local import llama_server
+            from ..engines import llama_server
 
             return llama_server.ensure_started_sync()
         with _checked_lock:
             if base_url not in _checked_urls:
-                from ..local.endpoint import check_openai_endpoint
+                from ..engines.endpoint import check_openai_endpoint
 
                 check_openai_endpoint(base_url, api_key=self._api_key())
                 _checked_urls.add(base_url)
@@ -130,31 +130,31 @@ class LocalBrain(Brain):
         set); job processes get its URL as ``base_url``."""
         if self.options.base_url is not None:
             return None
-        from ..local import llama_server
+        from ..engines import llama_server
 
         url = llama_server.ensure_started_sync()
         return self.options.model_copy(update={"base_url": url})
 
     def prewarm(self) -> None:
         """Load VAD, whisper and the Piper voice, and start (or check) the LLM server."""
-        from ..local.tts_select import resolve_tts
-        from ..local.whisper_stt import load_whisper_model
-        from ..vad import load_vad
+        from ..engines.tts_select import resolve_tts
+        from ..engines.vad import load_vad
+        from ..engines.whisper_stt import load_whisper_model
 
         opts = self.options
         load_vad(opts.min_silence)
         load_whisper_model()
         if resolve_tts(opts.tts, opts.voice) == "piper":
-            from ..local.piper_tts import load_piper_voice
+            from ..engines.piper_tts import load_piper_voice
 
             load_piper_voice(opts.voice)
         self.llm_base_url()
 
     def build(self) -> BrainParts:
         """Fresh STT/LLM/TTS for one session, the shared VAD, and VAD turn detection."""
-        from ..local.tts_select import create_tts
-        from ..local.whisper_stt import WhisperSTT
-        from ..vad import load_vad
+        from ..engines.tts_select import create_tts
+        from ..engines.vad import load_vad
+        from ..engines.whisper_stt import WhisperSTT
         from .openai_compat import openai_compatible_llm
 
         opts = self.options
@@ -190,7 +190,7 @@ def turn_handling() -> dict[str, Any]:
 
 def shutdown() -> None:
     """Stop the process-wide llama.cpp server (also done at interpreter exit)."""
-    from ..local import llama_server
+    from ..engines import llama_server
 
     llama_server.shutdown()
 

@@ -18,9 +18,9 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, SecretStr, model_validator
 
 from ..brain import Brain, BrainParts
+from ..engines.vad import load_vad
 from ..hookspecs import hookimpl
 from ..part import HttpUrl, PartOptions
-from ..vad import load_vad
 from .openai_compat import openai_compatible_llm
 
 STT_DEFAULTS = {"deepgram": "nova-3", "openai": "gpt-4o-mini-transcribe"}

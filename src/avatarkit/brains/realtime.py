@@ -73,7 +73,7 @@ class RealtimeBrain(Brain):
 
     def prewarm(self) -> None:
         if self.options.local_vad:
-            from ..vad import load_vad
+            from ..engines.vad import load_vad
 
             load_vad()
 
@@ -92,7 +92,7 @@ class RealtimeBrain(Brain):
             kwargs["temperature"] = opts.temperature
         vad = None
         if opts.local_vad:
-            from ..vad import load_vad
+            from ..engines.vad import load_vad
 
             vad = load_vad()
         return BrainParts(llm=RealtimeModel(**kwargs), vad=vad)

@@ -35,149 +35,34 @@ import importlib
 import logging
 import os
 import time
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import SecretStr
 
 from ..errors import FaceStartError, describe
 from ..face import Face
-from ..part import HttpUrl, PartOptions
+from ..part import PartOptions
 from ..transports.base import Transport
+from .avatar_options import BASE_OPTIONS, ApiKeyOptions, ApiOptions, AvatarSessionOptions
+from .avatar_rotation import Rotation, _Live, agent_idle
+from .avatar_watch import Watch, _ErrorLog
+
+__all__ = ["LIVEKIT_ENV", "CLOSE_TIMEOUT", "BASE_OPTIONS", "ApiKeyOptions", "ApiOptions",
+           "AvatarSessionFace", "AvatarSessionOptions", "agent_idle"]
 
 log = logging.getLogger("avatarkit.faces.avatar_session")
 
 LIVEKIT_ENV = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
 CLOSE_TIMEOUT = 5.0  # seconds for each cleanup step
 DEADLINE_MARGIN = 0.5  # seconds left to the composer after the face's own join deadline
-STALL_POLL = 1.0  # seconds between video statistics checks
-IDLE_POLL = 0.02  # seconds between checks that the agent is idle (a swap waits for it)
-SWAP_MARGIN = 2.0  # seconds before the cap when a swap no longer waits for a pause
-RETRY_ROTATION = 5.0  # seconds before another try when a fresh session failed to start
 LATE_JOIN_S = 60.0  # seconds an ended session's avatar is still removed if it joins late
-
-
-class AvatarSessionOptions(PartOptions):
-    """Options every cloud face has (a provider's ``Options`` subclasses this).
-
-    ``exactly_one`` names options of which exactly one must be set (checked at load).
-    """
-
-    exactly_one: ClassVar[tuple[str, ...]] = ()
-
-    join_timeout: float = Field(
-        default=30.0, gt=0, description="Seconds to wait for the avatar's video track "
-        "(capped by the composer's face join timeout).")
-    video_stall_timeout: float | None = Field(
-        default=4.0, gt=0, description="Seconds without video packets from the avatar before "
-        "it counts as dead (None: only a leave or unpublish counts).")
-    avatar_identity: str | None = Field(
-        default=None, min_length=1,
-        description="The avatar's participant identity (default: the plugin's).")
-    max_session_s: float | None = Field(
-        default=None, ge=0, description="Start a fresh provider session before this many "
-        "seconds and swap it in between replies (default: the provider's known cap; 0: never).")
-    rotate_lead_s: float = Field(
-        default=30.0, gt=0, description="Seconds before max_session_s when the fresh session "
-        "starts (it must join and the agent pause before the cap).")
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> AvatarSessionOptions:
-        if self.exactly_one:
-            given = [name for name in self.exactly_one if getattr(self, name) is not None]
-            if len(given) != 1:
-                raise ValueError(f"set exactly one of {', '.join(self.exactly_one)}"
-                                 + (f" (got {', '.join(given)})" if given else ""))
-        return self
-
-
-BASE_OPTIONS = frozenset(AvatarSessionOptions.model_fields)
-
-
-class ApiKeyOptions(AvatarSessionOptions):
-    """A provider face's options with the provider's API key."""
-
-    api_key: SecretStr | None = Field(
-        default=None, description="The provider's API key; else its environment variable.")
-
-
-class ApiOptions(ApiKeyOptions):
-    """A provider face's options with the provider's API key and an API URL override."""
-
-    api_url: HttpUrl | None = Field(
-        default=None, description="The provider's API URL (default: the plugin's).")
-
-
-class _ErrorLog(logging.Handler):
-    """Remembers the first error the provider plugin logs (since the last ``reset``)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.first: logging.LogRecord | None = None
-        self.seen = asyncio.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.first is None:
-            self.first = record
-            self.seen.set()
-
-    def reset(self) -> None:
-        self.first = None
-        self.seen.clear()
-
-
-class _HeldOutput:
-    """``session.output`` as a rotating plugin sees it: the sink it installs is held back."""
-
-    def __init__(self, output: Any) -> None:
-        self._output = output
-        self.sink: Any = None
-
-    def replace_audio_tail(self, sink: Any) -> None:
-        self.sink = sink
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._output, name)
-
-
-class _SessionView:
-    """The ``AgentSession`` as a rotating plugin sees it (everything but the audio tail)."""
-
-    def __init__(self, session: Any) -> None:
-        self._session = session
-        self.output = _HeldOutput(session.output)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._session, name)
-
-
-@dataclass
-class _Live:
-    """One provider session: the plugin's ``AvatarSession`` and the task that started it."""
-
-    avatar: Any
-    task: asyncio.Task[Any] | None = None
-    view: _SessionView | None = None
-    began: float = field(default_factory=time.monotonic)
 
 
 def _plain(value: Any) -> Any:
     return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
-def agent_idle(session: Any) -> bool:
-    """Whether no reply is playing: nothing captured by the audio chain is left unplayed.
-
-    (``_pending_playback_count`` is livekit-agents' own count of segments a sink accepted
-    and has not reported finished; the agent state alone lags the first frame.)
-    """
-    if getattr(session, "agent_state", None) == "speaking":
-        return False
-    top = session.output.audio
-    return top is None or int(getattr(top, "_pending_playback_count", 0)) == 0
-
-
-class AvatarSessionFace(Face):
+class AvatarSessionFace(Rotation, Watch, Face):
     """Base of the cloud faces: declare the class metadata (or override :meth:`build_avatar`)."""
 
     provider: ClassVar[str] = "avatar"
@@ -458,147 +343,6 @@ class AvatarSessionFace(Face):
         room.on("participant_connected", on_joined)
         asyncio.get_running_loop().call_later(LATE_JOIN_S, room.off, "participant_connected",
                                               on_joined)
-
-    # -- internals: rotation ---------------------------------------------------------------
-
-    async def _rotate(self, session: Any, room: Any, cap: float) -> None:
-        """Before each session's cap: start a fresh one, swap it in while idle, end the old."""
-        lead = min(self.options.rotate_lead_s, cap / 2)
-        assert self._live is not None
-        base = self.options.avatar_identity or str(self._live.avatar.avatar_identity)
-        generation = 1
-        while self._close_task is None:
-            current = self._live
-            assert current is not None
-            due = current.began + cap - lead - time.monotonic()
-            if due > 0:
-                await asyncio.sleep(due)
-            generation += 1
-            t0 = time.monotonic()
-            fresh = self._pending = _Live(self._build(f"{base}-{generation}"),
-                                          view=_SessionView(session))
-            try:
-                await self._start_live(fresh, fresh.view, room, self.options.join_timeout)
-                if fresh.view is None or fresh.view.output.sink is None:
-                    raise FaceStartError("the plugin routed no audio to the fresh avatar")
-            except Exception as exc:  # noqa: BLE001 - the running session goes on meanwhile
-                log.warning("%s: a fresh %s session did not start (%s); retrying in %g s",
-                            self.name, self.provider, describe(exc), RETRY_ROTATION)
-                await self._end_soon(fresh)
-                await asyncio.sleep(RETRY_ROTATION)
-                continue
-            joined = time.monotonic()
-            deadline = current.began + cap - SWAP_MARGIN
-            while not agent_idle(session) and time.monotonic() < deadline:
-                await asyncio.sleep(IDLE_POLL)
-            if not agent_idle(session):
-                log.warning("%s: the agent never paused before the %s cap; swapping mid-reply",
-                            self.name, self.provider)
-            session.output.replace_audio_tail(fresh.view.output.sink)
-            fresh.began = time.monotonic()
-            self._live, self._pending = fresh, None
-            record = {"join_s": joined - t0, "idle_wait_s": fresh.began - joined,
-                      "at_s": fresh.began - current.began}
-            self.rotations.append(record)
-            log.info("%s: rotated the %s session after %.1f s (fresh one joined in %.1f s, "
-                     "swapped %.2f s later while the agent was idle)", self.name,
-                     self.provider, record["at_s"], record["join_s"], record["idle_wait_s"])
-            await self._end_soon(current)
-
-    async def _end_soon(self, live: _Live) -> None:
-        """End ``live`` in a task of its own: a cancelled rotation still ends it (``_close``
-        waits for these)."""
-        if self._pending is live:
-            self._pending = None
-        task = asyncio.ensure_future(self._end_live(live))
-        self._ending.add(task)
-        task.add_done_callback(self._ending.discard)
-        await asyncio.shield(task)
-
-    # -- internals: watching ---------------------------------------------------------------
-
-    async def _race_errors(self, awaitable: Any) -> Any:
-        """Await ``awaitable``; fail as soon as the plugin logs an error instead."""
-        main = asyncio.ensure_future(awaitable)
-        seen = asyncio.ensure_future(self._errors.seen.wait())
-        try:
-            await asyncio.wait({main, seen}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            seen.cancel()
-            if not main.done():
-                main.cancel()
-                await asyncio.gather(main, return_exceptions=True)
-        error = None if main.cancelled() else main.exception()
-        if error is not None:
-            raise error
-        record = self._errors.first
-        if record is not None:
-            raise FaceStartError(f"{self.name}: the provider plugin reported an error: "
-                                 f"{record.getMessage()}")
-        return main.result()
-
-    def _watch_errors(self) -> None:
-        module = type(self.avatar).__module__
-        name = module.rsplit(".", 1)[0] if module.startswith("livekit.plugins.") else module
-        self._error_logger = logging.getLogger(name)
-        self._error_logger.addHandler(self._errors)
-
-    def _watch_room(self, room: Any) -> None:
-        def on_left(participant: Any) -> None:
-            if participant.identity == self.avatar_identity:  # says more than "unpublished"
-                self._fail(RuntimeError(f"the {self.provider} avatar left the room"),
-                           override=True)
-
-        def on_unpublished(publication: Any, participant: Any) -> None:
-            from livekit import rtc
-
-            if (participant.identity == self.avatar_identity
-                    and publication.kind == rtc.TrackKind.KIND_VIDEO):
-                self._fail(RuntimeError(f"the {self.provider} avatar unpublished its video"))
-
-        def on_quality(participant: Any, quality: Any) -> None:
-            from livekit import rtc
-
-            if (participant.identity == self.avatar_identity
-                    and quality == rtc.ConnectionQuality.QUALITY_LOST):
-                self._fail(RuntimeError(f"lost the connection to the {self.provider} avatar"))
-
-        for event, handler in (("participant_disconnected", on_left),
-                               ("track_unpublished", on_unpublished),
-                               ("connection_quality_changed", on_quality)):
-            room.on(event, handler)
-            self._listeners.append((event, handler))
-
-    def _fail(self, error: BaseException, *, override: bool = False) -> None:
-        if (self._failure is None or override) and self.join_seconds is not None:
-            self._failure = error
-
-    async def _watch_video(self, room: Any) -> None:
-        """Fail when the avatar's (subscribed) video track stops receiving packets."""
-        from livekit import rtc
-
-        last, since = -1, time.monotonic()
-        watched: Any = None
-        limit = float(self.options.video_stall_timeout)
-        while self._failure is None:
-            await asyncio.sleep(STALL_POLL)
-            participant = room.remote_participants.get(self.avatar_identity)
-            track = next((p.track for p in getattr(participant, "track_publications", {}).values()
-                          if p.kind == rtc.TrackKind.KIND_VIDEO and p.track is not None), None)
-            if track is None or track is not watched:  # not subscribed, or a rotated avatar
-                last, since, watched = -1, time.monotonic(), track
-                continue
-            try:
-                stats = await track.get_stats()
-            except Exception:  # noqa: BLE001 - statistics are best effort
-                continue
-            packets = sum(s.inbound_rtp.received.packets_received for s in stats
-                          if s.WhichOneof("stats") == "inbound_rtp")
-            if packets != last:
-                last, since = packets, time.monotonic()
-            elif time.monotonic() - since >= limit:
-                self._fail(RuntimeError(
-                    f"no video from the {self.provider} avatar for {limit:g} s"))
 
     # -- internals: closing ----------------------------------------------------------------
 

@@ -20,8 +20,9 @@ from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr, field_validator
 
+from ..emotions import EMOTIONS
 from ..errors import FaceStartError
-from ..face import EMOTIONS, Face
+from ..face import Face
 from ..hookspecs import hookimpl
 from ..part import PartOptions
 from ..transports.base import Transport
@@ -238,7 +239,7 @@ class LocalFace(Face):
             self._runner_done.add_done_callback(
                 lambda f: None if f.cancelled() else f.exception())  # retrieved: no warning
         if o.control_port is not None:
-            from .control_api import ControlServer
+            from ..web.control_api import ControlServer
 
             token = o.control_token.get_secret_value() if o.control_token else None
             self.control = ControlServer(self, port=o.control_port, token=token)

@@ -10,8 +10,8 @@ import math
 import random
 from dataclasses import dataclass, fields
 
+from ..emotions import EMOTIONS
 from ..errors import UsageError
-from ..face import EMOTIONS
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,13 @@ import math
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from ..errors import UsageError, clip, describe
-from .lru import LruCache
 
 PRESETS: tuple[str, ...] = ("studio", "office", "sunset", "night")
 ORIGINAL_WORDS = ("original", "none")
@@ -107,9 +107,6 @@ def _named_color(name: str) -> tuple[int, int, int] | None:
 
 # -- pixels ----------------------------------------------------------------------------
 
-_CACHE: LruCache[np.ndarray] = LruCache(8)
-
-
 def background_pixels(bg: Background, width: int, height: int) -> np.ndarray:
     """(H, W, 3) float32 pixels of a colour, preset or image background (cached, read-only).
 
@@ -117,10 +114,11 @@ def background_pixels(bg: Background, width: int, height: int) -> np.ndarray:
     """
     if bg.kind == "original":
         raise ValueError("the original background comes from the portrait")
-    key = (*bg.key, width, height)
-    hit = _CACHE.get(key)
-    if hit is not None:
-        return hit
+    return _pixels(bg, bg.key, width, height)  # an image's key includes its file's version
+
+
+@lru_cache(maxsize=8)
+def _pixels(bg: Background, key: tuple[str, ...], width: int, height: int) -> np.ndarray:
     if bg.kind == "color":
         arr = np.empty((height, width, 3), np.float32)
         arr[:] = np.array(bg.color, np.float32)
@@ -130,7 +128,7 @@ def background_pixels(bg: Background, width: int, height: int) -> np.ndarray:
         arr = _load_image(bg, width, height)
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     arr.setflags(write=False)
-    return _CACHE.put(key, arr)
+    return arr
 
 
 def _load_image(bg: Background, width: int, height: int) -> np.ndarray:

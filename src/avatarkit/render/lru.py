@@ -1,4 +1,9 @@
-"""A small thread-safe LRU cache for the renderer's read-only, precomputed arrays."""
+"""A small thread-safe LRU cache of values, for the compositor's precomputed layers.
+
+Loaders whose arguments are hashable use ``functools.lru_cache`` (portraits, backgrounds).
+The layers are keyed by a key derived from their inputs (a portrait's arrays are not
+hashable), which ``functools`` cannot do.
+"""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from typing import Any
 from livekit import rtc
 from livekit.agents.voice.avatar import AudioReceiver
 
-from ..transports.base import MediaSink
+from ..media import MediaSink
 from .generator import PortraitVideoGenerator
 
 log = logging.getLogger("avatarkit.render")

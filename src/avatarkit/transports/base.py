@@ -9,22 +9,15 @@ and a :class:`MediaSink` that self-hosted faces render into.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+from ..media import MediaSink
 
 if TYPE_CHECKING:
     from livekit import rtc
     from livekit.agents.voice import AgentSession, io
 
-
-class MediaSink(Protocol):
-    """Where a self-hosted face delivers synchronised media when there is no room.
-
-    Timestamps are seconds on the session's media clock (0 = first frame delivered).
-    """
-
-    async def push_video(self, frame: rtc.VideoFrame, timestamp: float) -> None: ...
-
-    async def push_audio(self, frame: rtc.AudioFrame, timestamp: float) -> None: ...
+__all__ = ["MediaSink", "Transport"]
 
 
 class Transport(ABC):

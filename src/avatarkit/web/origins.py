@@ -1,9 +1,9 @@
-"""Origin checks shared by the playground and the token endpoint (no heavy imports)."""
+"""Which browser origins may call a server: the playground's ``POST /offer`` and the token
+endpoint (no heavy imports)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import UsageError
@@ -76,25 +76,3 @@ class OriginPolicy:
             return normalize_origin(origin) not in self.own
         except UsageError:
             return True
-
-
-async def listen(app: Any, host: str, port: int) -> tuple[Any, int]:
-    """Serve ``app`` on ``host:port``; return the aiohttp runner and the real port.
-
-    A port already in use is a clear :class:`AvatarkitError` rather than an ``OSError``.
-    """
-    from aiohttp import web
-
-    from ..errors import AvatarkitError
-
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    try:
-        await site.start()
-    except OSError as exc:
-        await runner.cleanup()
-        raise AvatarkitError(f"cannot listen on {host}:{port}: {exc.strerror}",
-                             hint="pick another --port (0 picks a free one)") from None
-    addresses = runner.addresses
-    return runner, int(addresses[0][1]) if addresses else port

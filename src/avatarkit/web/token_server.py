@@ -12,9 +12,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aiohttp import web
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from ..config import LiveKitSettings
 from ..redact import redact_url
@@ -27,11 +28,53 @@ from ..tokens import (
 )
 from ..tokens import check_ttl as _check_ttl
 from . import static_dir
-from .origins import OriginPolicy, listen, own_origins
+from .origins import OriginPolicy, own_origins
+from .serving import first_error, listen, origin_check, read_model, serve_until_signal
+
+if TYPE_CHECKING:
+    from aiohttp.typedefs import Handler
 
 DEFAULT_TTL_SECONDS = int(DEFAULT_TTL.total_seconds())
 MAX_TTL = MAX_TTL_SECONDS  # the one ceiling, from avatarkit.tokens
-_FIELDS = {"room", "identity", "name"}
+_NOT_AN_OBJECT = "expected a JSON object {\"room\": \"...\"}"
+
+
+def _rule(problem: Callable[[object], str | None], optional: bool = False) -> BeforeValidator:
+    """Check a field with one of :mod:`avatarkit.tokens`' rules (its words in the error)."""
+
+    def check(value: object) -> object:
+        if optional and value is None:
+            return value
+        reason = problem(value)
+        if reason is not None:
+            raise ValueError(reason)
+        return value
+
+    return BeforeValidator(check)
+
+
+class TokenRequest(BaseModel):
+    """The body of ``POST /token``: the room to join, optionally who joins and their name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    room: Annotated[str, _rule(room_problem)]
+    identity: Annotated[str | None, _rule(identity_problem, optional=True)] = None
+    name: Annotated[str | None, _rule(name_problem, optional=True)] = None
+
+
+def token_request_problem(exc: ValidationError) -> str:
+    """What is wrong with a ``POST /token`` body, in the words the page shows."""
+    errors = exc.errors()
+    unknown = sorted(str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden")
+    if unknown:
+        return f"unknown field(s) {', '.join(unknown)}; allowed: room, identity, name"
+    field, kind = first_error(exc)
+    if kind in ("json_invalid", "model_type") or not field:
+        return _NOT_AN_OBJECT
+    if kind == "missing":  # only the room is required
+        return str(room_problem(None))
+    return str(errors[0]["msg"]).removeprefix("Value error, ")
 
 
 def check_ttl(ttl: int) -> int:
@@ -54,12 +97,29 @@ class TokenServer:
         self.policy = OriginPolicy(own_origins(host, port), self.allow_origins)
         self._runner: web.AppRunner | None = None
 
+    def _refuse_origin(self, origin: str | None) -> web.Response:
+        return _json({"error": f"origin {origin} is not allowed to request tokens",
+                      "hint": "start `avatarkit serve --allow-origin ORIGIN` to allow it"}, 403)
+
+    @web.middleware
+    async def _cors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """CORS headers for an allowed page of another origin (``--allow-origin``)."""
+        response = await handler(request)
+        if request.path == "/token":
+            origin = request.headers.get("Origin")
+            if origin is not None and self.policy.is_cross_origin(origin):
+                response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+        return response
+
     def missing(self) -> list[str]:
         """The ``LIVEKIT_*`` settings still needed to hand out tokens."""
         return self.livekit.missing()
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=16 * 1024)
+        app = web.Application(client_max_size=16 * 1024, middlewares=[
+            origin_check(lambda origin: self.policy.allows(origin), self._refuse_origin),
+            self._cors])
         app.router.add_get("/", self._page)
         app.router.add_get("/room.html", self._page)
         app.router.add_get("/healthz", self._health)
@@ -93,77 +153,39 @@ class TokenServer:
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": True, "configured": not self.missing()})
 
-    def _cors(self, request: web.Request) -> dict[str, str]:
-        origin = request.headers.get("Origin")
-        if origin is not None and self.policy.is_cross_origin(origin):
-            return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-        return {"Vary": "Origin"}
-
-    def _refuse_origin(self, request: web.Request) -> web.Response | None:
-        origin = request.headers.get("Origin")
-        if self.policy.allows(origin):
-            return None
-        return _json({"error": f"origin {origin} is not allowed to request tokens",
-                      "hint": "start `avatarkit serve --allow-origin ORIGIN` to allow it"}, 403)
-
     async def _preflight(self, request: web.Request) -> web.Response:
-        refused = self._refuse_origin(request)
-        if refused is not None:
-            return refused
-        headers = self._cors(request)
-        headers.update({"Access-Control-Allow-Methods": "POST, OPTIONS",
-                        "Access-Control-Allow-Headers": "Content-Type",
-                        "Access-Control-Max-Age": "600"})
-        return web.Response(status=204, headers=headers)
+        return web.Response(status=204, headers={
+            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "600"})
 
     async def _token(self, request: web.Request) -> web.Response:
         from ..tokens import decode_grants, make_join_token
 
-        refused = self._refuse_origin(request)
-        if refused is not None:
-            return refused
-        cors = self._cors(request)
         missing = self.missing()
         if missing:
             return _json({"error": "this server cannot make LiveKit tokens: "
                           f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set",
                           "missing": missing,
                           "hint": "set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET "
-                          "for `avatarkit serve` (the same project as `avatarkit run`)"},
-                         503, cors)
+                          "for `avatarkit serve` (the same project as `avatarkit run`)"}, 503)
         try:
-            body = await request.json()
-        except Exception:  # noqa: BLE001 - not JSON, too large
-            return _json({"error": "expected a JSON object {\"room\": \"...\"}"}, 400, cors)
-        problem = _check_body(body)
-        if problem:
-            return _json({"error": problem}, 400, cors)
-        identity = body.get("identity") or f"web-{secrets.token_hex(4)}"
+            body = await read_model(request, TokenRequest)
+        except ValidationError as exc:
+            return _json({"error": token_request_problem(exc)}, 400)
+        except web.HTTPException:  # larger than the app's limit
+            return _json({"error": _NOT_AN_OBJECT}, 400)
+        identity = body.identity or f"web-{secrets.token_hex(4)}"
         lk = self.livekit
         assert lk.api_key is not None and lk.api_secret is not None and lk.url is not None
         secret = lk.api_secret.get_secret_value()
-        token = make_join_token(room=body["room"], identity=identity, name=body.get("name"),
+        token = make_join_token(room=body.room, identity=identity, name=body.name,
                                 ttl=timedelta(seconds=self.ttl),
                                 api_key=lk.api_key.get_secret_value(), api_secret=secret,
                                 agent_name=self.agent_name or None)
         claims = decode_grants(token, secret)
-        return _json({"token": token, "url": client_url(lk.url), "room": body["room"],
+        return _json({"token": token, "url": client_url(lk.url), "room": body.room,
                       "identity": identity, "expires_at": int(claims["exp"])}, 200,
-                     {**cors, "Cache-Control": "no-store"})
-
-
-def _check_body(body: Any) -> str | None:
-    if not isinstance(body, dict):
-        return "expected a JSON object {\"room\": \"...\"}"
-    unknown = sorted(set(body) - _FIELDS)
-    if unknown:
-        return f"unknown field(s) {', '.join(unknown)}; allowed: room, identity, name"
-    problem = room_problem(body.get("room"))
-    if problem is None and body.get("identity") is not None:
-        problem = identity_problem(body["identity"])
-    if problem is None and body.get("name") is not None:
-        problem = name_problem(body["name"])
-    return problem
+                     {"Cache-Control": "no-store"})
 
 
 def client_url(url: str) -> str:
@@ -188,8 +210,6 @@ def run_serve(livekit: LiveKitSettings, *, host: str, port: int, allow_origins: 
     ``agent_name`` (``worker.agent_name``): tokens dispatch that agent to the room.
     """
     import asyncio
-
-    from .playground_server import serve_until_signal
 
     server = TokenServer(livekit, host=host, port=port, allow_origins=allow_origins, ttl=ttl,
                          agent_name=agent_name)
