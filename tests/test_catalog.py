@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from avatarkit.catalog import PROVIDER_FACES, available
 from avatarkit.registry import Registry
-from test_cli import assert_usage_error, cli
+from cli_runner import assert_usage_error
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,7 +21,7 @@ def test_catalog_lists_every_distribution_under_plugins() -> None:
         set(PROVIDER_FACES) - {"tavus", "bey"})
 
 
-def test_available_lists_what_is_not_installed_with_the_pip_line(tmp_path: Path) -> None:
+def test_available_lists_what_is_not_installed_with_the_pip_line(cli: Any, tmp_path: Path) -> None:
     none = cli("plugins", "--available", "--json", env={"AVATARKIT_LOAD_PLUGINS": ""},
                cwd=tmp_path)
     rows = json.loads(none.stdout)
@@ -35,7 +36,7 @@ def test_available_lists_what_is_not_installed_with_the_pip_line(tmp_path: Path)
     assert {r["name"] for r in rows} == set(PROVIDER_FACES) - installed
 
 
-def test_a_provider_face_not_installed_exits_2_with_its_pip_line(tmp_path: Path) -> None:
+def test_a_provider_face_not_installed_exits_2_with_its_pip_line(cli: Any, tmp_path: Path) -> None:
     result = cli("run", "--brain", "realtime", "--face", "tavus",
                  env={"AVATARKIT_LOAD_PLUGINS": ""}, cwd=tmp_path)
     assert_usage_error(result, "face 'tavus' is not installed: pip install avatarkit-tavus",
