@@ -44,7 +44,7 @@ WORKER_PROVIDERS = sorted(name for name, spec in SPECS.items() if spec.hardcoded
 #: cut by SIGTERM), drawn by the seed; AVATARKIT_LEAK_PROVIDERS=all (or a,b) chooses.
 PROVIDERS_PER_RUN = 5
 SESSIONS_PER_WORKER = 2
-JOIN_TIMEOUT = 5.0
+JOIN_TIMEOUT = 12.0  # the avatar process starts in ~2 s alone, >5 s on a busy 2-core host
 GREETING = ("Hello there, and welcome. This greeting runs long enough to be cut in the "
             "middle by whatever happens next.")
 

@@ -167,9 +167,10 @@ class WorkerSettings(_Strict):
     agent_name: str = Field(default="", description="Explicit dispatch name; '' = automatic.")
     load_threshold: float = Field(default=0.75, gt=0, le=1.0)
     max_sessions: int | None = Field(default=None, ge=1, description="Hard cap per worker.")
-    measure_cpu: bool = Field(
-        default=True, description="Count the host's measured CPU in the load; off = only "
-        "the declared session cost and max_sessions (hosts shared with other work).")
+    measure_cpu: bool | None = Field(
+        default=None, description="Count the host's measured CPU in the load; off = only "
+        "the declared session cost and max_sessions (hosts shared with other work); "
+        "unset = on, but off with `run --dev` (a busy laptop still gets jobs).")
     port: int = Field(default=8081, ge=0, le=65535,
                       description="Health/metrics HTTP port (0 = any free port).")
 

@@ -61,7 +61,7 @@ def run_worker(plan: Plan, *, mode: Mode = "start", room: str | None = None,
     url = redact_url(lk.url)
     try:
         asyncio.run(check_livekit(lk))
-        server = build_server(worker_plan(plan))
+        server = build_server(worker_plan(plan), dev=mode != "start")
         registered = asyncio.run(_serve(server, plan.config, mode=mode, room=room, echo=echo,
                                         url=url))
     except KeyboardInterrupt:

@@ -77,10 +77,12 @@ def worker_plan(plan: Plan) -> Plan:
     return plan if options is None else replace(plan, brain_options=options)
 
 
-def build_server(plan: Plan) -> AgentServer:
+def build_server(plan: Plan, *, dev: bool = False) -> AgentServer:
     """An ``AgentServer`` for ``plan`` whose load reflects face rendering cost.
 
-    The load is LiveKit's public CPU monitor (unless ``worker.measure_cpu`` is off) against
+    The load is LiveKit's public CPU monitor (unless ``worker.measure_cpu`` is off; unset, it
+    is off in ``dev`` mode: livekit-server stops dispatching to a worker whose reported load
+    is above its ``agents.target_load``, 0.7, whatever the worker's own threshold) against
     the declared cost of the sessions held; a :class:`~avatarkit.worker.load.SessionGate`
     answers job requests so ``worker.max_sessions`` holds under concurrent dispatch.
     """
@@ -90,7 +92,8 @@ def build_server(plan: Plan) -> AgentServer:
     config = plan.config
     worker = config.worker
     per_session = plan.brain_cls.load_cost + plan.faces[0].cls.load_cost
-    cpu = CpuLoad() if worker.measure_cpu else None
+    measure = worker.measure_cpu if worker.measure_cpu is not None else not dev
+    cpu = CpuLoad() if measure else None
     lk = config.livekit
     server: AgentServer | None = None
 
