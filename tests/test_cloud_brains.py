@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from avatarkit.brains.providers.cloud_tts import CARTESIA_VOICE
 from avatarkit.brains.pipeline import PipelineBrain
+from avatarkit.brains.providers.cloud_tts import CARTESIA_VOICE
 from avatarkit.brains.realtime import RealtimeBrain
 from avatarkit.engines import vad as vad_mod
 from avatarkit.engines.vad import load_vad
