@@ -199,3 +199,12 @@ async def test_standin_third_party_provider_from_a_plugin(
     assert speech_call.json["voice"] == "acme-voice"
     assert speech_call.headers["Authorization"] == "Bearer acme-secret"
     assert sum(f.samples_per_channel for f in frames) > 0
+
+
+def test_config_show_masks_provider_keys(capsys) -> None:
+    result = run_cli(capsys, "config", "show", "--brain", "pipeline", "--brain-opt",
+                     "tts=elevenlabs", "--brain-opt", "tts_options.api_key=el-dotted",
+                     "--brain-opt", 'stt_options={"api_key": "dg-nested"}')
+    assert result.returncode == 0, result.stderr
+    assert "el-dotted" not in result.stdout and "dg-nested" not in result.stdout
+    assert result.stdout.count('"**********"') >= 2

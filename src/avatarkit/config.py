@@ -63,9 +63,26 @@ def _check_name(value: str) -> str:
 def _secret_options(options: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Wrap every option whose name says it is a credential in a ``SecretStr``, so a
     dump, a ``repr`` or a log line of the configuration never shows it."""
-    return {part: {key: SecretStr(value) if isinstance(value, str) and is_secret_name(key)
-                   else value for key, value in opts.items()}
-            for part, opts in options.items()}
+    return {part: _secret_values(opts) for part, opts in options.items()}
+
+
+def _secret_values(opts: Mapping[str, Any]) -> dict[str, Any]:
+    """``opts`` with credential-named values as ``SecretStr``, nested tables included (a
+    pipeline's ``tts_options = {api_key = ...}``)."""
+    return {key: SecretStr(value) if isinstance(value, str) and is_secret_name(key)
+            else _secret_values(value) if isinstance(value, Mapping) else value
+            for key, value in opts.items()}
+
+
+def _mask_nested(options: dict[str, Any], declared: Collection[str] = ()) -> None:
+    """Mask, in place, credential-named values (and ``declared`` ones) and URL userinfo."""
+    for key, value in options.items():
+        if isinstance(value, dict):
+            _mask_nested(value)
+        elif value is not None and (key in declared or is_secret_name(key)):
+            options[key] = MASK
+        elif isinstance(value, str):
+            options[key] = mask_userinfo(value)
 
 
 class AgentSettings(_Strict):
@@ -215,12 +232,7 @@ class AvatarkitConfig(BaseSettings):
         secret_fields = secret_fields or {}
         for kind in ("brain", "face"):
             for part, options in data[kind]["options"].items():
-                declared = secret_fields.get((kind, part), ())
-                for key, value in options.items():
-                    if value is not None and (key in declared or is_secret_name(key)):
-                        options[key] = MASK
-                    elif isinstance(value, str):
-                        options[key] = mask_userinfo(value)
+                _mask_nested(options, secret_fields.get((kind, part), ()))
         return data
 
 
