@@ -70,6 +70,7 @@ class RoomUser:
     levels: list[tuple[float, float]] = field(default_factory=list)
     transcripts: list[Transcript] = field(default_factory=list)
     video_size: tuple[int, int] | None = None
+    corner: np.ndarray | None = None  # mean RGB of the latest agent frame's top-left corner
     received: dict[str, Received] = field(default_factory=dict)  # by participant identity
     _source: rtc.AudioSource | None = None
     _pending: list[Any] = field(default_factory=list)  # sample arrays and "done" futures
@@ -176,6 +177,7 @@ class RoomUser:
                 frame = event.frame
                 self.video_size = (frame.width, frame.height)
                 self.frames.append((now, mouth_patch(frame), self.video_size))
+                self.corner = corner_colour(frame)
                 self._agent_video.set()
 
     async def _record_audio(self, track: rtc.Track, got: Received, agent: bool) -> None:
@@ -237,6 +239,12 @@ class RoomUser:
     def first_mouth_move(self, since: float, threshold: float) -> float | None:
         """Arrival time of the first frame after ``since`` whose mouth patch moved."""
         return next((t for t, change in self._changes(since) if change > threshold), None)
+
+
+def corner_colour(frame: rtc.VideoFrame) -> np.ndarray:
+    """Mean RGB of the top-left 1/8 x 1/8 of an RGBA frame (the backdrop, not the face)."""
+    rgba = np.frombuffer(frame.data, np.uint8).reshape(frame.height, frame.width, 4)
+    return rgba[: frame.height // 8, : frame.width // 8, :3].reshape(-1, 3).mean(axis=0)
 
 
 def mouth_patch(frame: rtc.VideoFrame) -> np.ndarray:

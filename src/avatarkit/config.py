@@ -13,7 +13,15 @@ from collections.abc import Collection, Iterable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .config_sources import (
@@ -29,7 +37,7 @@ from .config_sources import (
 )
 from .errors import ConfigError, clip
 from .part import format_validation_error
-from .redact import check_url, is_secret_name, mask_userinfo, redact_url
+from .redact import check_url, is_loopback, is_secret_name, mask_userinfo, redact_url
 
 __all__ = ["DEFAULT_CONFIG_FILE", "DEFAULT_INSTRUCTIONS", "AgentSettings", "AvatarkitConfig",
            "BrainSettings", "FaceSettings", "LiveKitSettings", "WorkerSettings", "load_config",
@@ -189,6 +197,22 @@ class WorkerSettings(_Strict):
         "the declared session cost and max_sessions (hosts shared with other work).")
     port: int = Field(default=8081, ge=0, le=65535,
                       description="Health/metrics HTTP port (0 = any free port).")
+    control_port: int | None = Field(
+        default=None, ge=0, le=65535, description="Serve the per-session control API "
+        "(GET /avatars...) on this port (0 = any free port); unset = off.")
+    control_host: str = Field(default="127.0.0.1", description="Interface of the control "
+                              "API; another than loopback needs control_token.")
+    control_token: SecretStr | None = Field(
+        default=None, description="Bearer token of the control API (else generated, logged).")
+
+    @model_validator(mode="after")
+    def _control_needs_token(self) -> WorkerSettings:
+        if self.control_port is not None and self.control_token is None \
+                and not is_loopback(self.control_host):
+            raise ValueError(
+                f"control_host={self.control_host!r} is not loopback: the control API "
+                "needs control_token there (AVATARKIT_CONTROL_TOKEN), or keep 127.0.0.1")
+        return self
 
 
 class AvatarkitConfig(BaseSettings):

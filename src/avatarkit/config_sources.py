@@ -46,6 +46,9 @@ class EnvironmentVariables(BaseModel):
     worker_max_sessions: str | None = Field(None, alias="AVATARKIT_MAX_SESSIONS")
     worker_measure_cpu: str | None = Field(None, alias="AVATARKIT_MEASURE_CPU")
     worker_port: str | None = Field(None, alias="AVATARKIT_WORKER_PORT")
+    worker_control_port: str | None = Field(None, alias="AVATARKIT_CONTROL_PORT")
+    worker_control_host: str | None = Field(None, alias="AVATARKIT_CONTROL_HOST")
+    worker_control_token: str | None = Field(None, alias="AVATARKIT_CONTROL_TOKEN")
 
     @field_validator("face_fallback", mode="before")
     @classmethod
