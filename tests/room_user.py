@@ -65,6 +65,7 @@ class RoomUser:
     room_name: str
     identity: str = "user"
     agent_name: str | None = None  # explicit dispatch through the join token
+    join_token: str | None = None  # a token from elsewhere (a token endpoint) instead
     room: rtc.Room = field(default_factory=rtc.Room)
     frames: list[tuple[float, np.ndarray, tuple[int, int]]] = field(default_factory=list)
     levels: list[tuple[float, float]] = field(default_factory=list)
@@ -79,6 +80,8 @@ class RoomUser:
     _agent_audio: asyncio.Event = field(default_factory=asyncio.Event)
 
     def token(self) -> str:
+        if self.join_token is not None:
+            return self.join_token
         token = (api.AccessToken(self.server.api_key, self.server.api_secret)
                  .with_identity(self.identity)
                  .with_grants(api.VideoGrants(room_join=True, room=self.room_name)))

@@ -157,7 +157,12 @@ def flag_settings(
     if fallback is not None:
         tables["face"]["fallback"] = [name for item in fallback for name in split_names(item)]
     for key, value in (parse_opt(o, "--brain-opt") for o in brain_opts):
-        tables["brain"].setdefault("options", {}).setdefault(brain_name, {})[key] = value
+        options = tables["brain"].setdefault("options", {}).setdefault(brain_name, {})
+        head, _, sub = key.partition(".")  # TABLE.KEY: a nested option (tts_options.voice_id)
+        if sub and isinstance(options.setdefault(head, {}), dict):
+            options[head][sub] = value
+        else:
+            options[key] = value
     targets: dict[str, str] = {}
     for key, value in (parse_opt(o, "--face-opt") for o in face_opts):
         target, _, sub = key.partition(".")
