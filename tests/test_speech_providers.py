@@ -208,3 +208,45 @@ def test_config_show_masks_provider_keys(capsys) -> None:
     assert result.returncode == 0, result.stderr
     assert "el-dotted" not in result.stdout and "dg-nested" not in result.stdout
     assert result.stdout.count('"**********"') >= 2
+
+
+@pytest.mark.local_extra
+async def test_local_engines_as_providers_of_the_pipeline() -> None:
+    """whisper (STT) and Piper (TTS) through the pipeline, no key needed; the LLM is any
+    OpenAI-compatible server (here the stand-in)."""
+    import numpy as np
+    from livekit import rtc
+    from livekit.agents.utils import http_context
+
+    from room_user import QUESTION, load_wav_16k
+
+    async with OpenAIStandin(api_key="none") as oai:
+        opts = PipelineBrain.parse_options({
+            "stt": "whisper", "tts": "piper", "llm": "openai-compatible",
+            "llm_options": {"base_url": oai.base_url, "model": "m", "api_key": "none"}})
+        assert PipelineBrain.required_env(opts) == ()
+        PipelineBrain.check_usable(opts, environ={})
+        brain = PipelineBrain(opts)
+        brain.prewarm()
+        async with http_context.open():
+            parts = brain.build()
+            samples = load_wav_16k(QUESTION)
+            frames = [rtc.AudioFrame(samples[i:i + 160].tobytes(), 16000, 1, 160)
+                      for i in range(0, len(samples) - 159, 160)]
+            heard = await parts.stt.recognize(frames)
+            spoken = [a.frame async for a in parts.tts.synthesize("Paris is the capital.")]
+            reply = parts.llm.chat(chat_ctx=_chat("hi"))
+            text = "".join([c.delta.content or "" async for c in reply if c.delta])
+    assert {"capital", "france"} <= set(heard.alternatives[0].text.lower().replace(
+        "?", "").split())
+    audio = np.concatenate([np.frombuffer(f.data, np.int16) for f in spoken])
+    assert len(audio) / spoken[0].sample_rate > 0.8 and np.abs(audio).max() > 1000
+    assert text == oai.reply
+
+
+def _chat(text: str) -> Any:
+    from livekit.agents import llm
+
+    ctx = llm.ChatContext()
+    ctx.add_message(role="user", content=text)
+    return ctx
