@@ -250,3 +250,14 @@ def _chat(text: str) -> Any:
     ctx = llm.ChatContext()
     ctx.add_message(role="user", content=text)
     return ctx
+
+
+def test_a_provider_name_registered_twice_names_both_distributions(plugin_dir) -> None:
+    from avatarkit.errors import DuplicatePartError
+
+    plugin_dir("acme-speech", {"acme_speech": ACME}, {"acme": "acme_speech"})
+    plugin_dir("acme-clone", {"acme_clone": ACME}, {"acme": "acme_clone"})
+    Registry.load(environ={})
+    with pytest.raises(DuplicatePartError, match="acme-clone and acme-speech|acme-speech and "
+                       "acme-clone"):
+        PipelineBrain.parse_options({"tts": "acme"})

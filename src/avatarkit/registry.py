@@ -284,16 +284,16 @@ _HOOKS: tuple[tuple[str, type[Part]], ...] = (
 
 
 class _SpeechTables(Mapping[str, Mapping[str, Any]]):
-    """A live view of a registry's providers: kind -> name -> class (a duplicate name is
-    left out, so using it fails as an unknown name listing the rest)."""
+    """A live view of a registry's providers: kind -> name -> class, or for a name that two
+    distributions register, the error naming both (raised when the name is used)."""
 
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
 
     def __getitem__(self, kind: str) -> Mapping[str, Any]:
         reg = self._registry
-        return {name: info.cls for name, info in reg.table(kind).items()
-                if (kind, name) not in reg.duplicates}
+        return {name: reg._duplicate_error(kind, name) if (kind, name) in reg.duplicates
+                else info.cls for name, info in reg.table(kind).items()}
 
     def __iter__(self) -> Iterator[str]:
         return iter(KINDS)

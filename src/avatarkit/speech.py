@@ -32,7 +32,8 @@ KINDS = ("stt", "llm", "tts")
 #: What each kind is called in messages.
 KIND_WORDS = {"stt": "speech-to-text", "llm": "LLM", "tts": "text-to-speech"}
 
-_active: Mapping[str, Mapping[str, type[SpeechProvider]]] | None = None
+#: kind -> name -> provider class (or the error using that name raises)
+_active: Mapping[str, Mapping[str, Any]] | None = None
 
 
 class SpeechProvider(Part):
@@ -120,13 +121,13 @@ BASES: dict[str, type[SpeechProvider]] = {
     "stt": STTProvider, "llm": LLMProvider, "tts": TTSProvider}
 
 
-def use_providers(tables: Mapping[str, Mapping[str, type[SpeechProvider]]]) -> None:
+def use_providers(tables: Mapping[str, Mapping[str, Any]]) -> None:
     """Make ``tables`` (kind -> name -> provider class) the providers of this process."""
     global _active
     _active = tables
 
 
-def providers(kind: str) -> Mapping[str, type[SpeechProvider]]:
+def providers(kind: str) -> Mapping[str, Any]:
     """The registered providers of ``kind`` by name."""
     global _active
     if _active is None:
@@ -137,8 +138,11 @@ def providers(kind: str) -> Mapping[str, type[SpeechProvider]]:
 def lookup(kind: str, name: str) -> type[SpeechProvider]:
     """The provider of ``kind`` called ``name``; an error naming the choices otherwise."""
     table = providers(kind)
-    if name in table:
-        return table[name]
+    found = table.get(name)
+    if isinstance(found, BaseException):  # e.g. two distributions register this name
+        raise found
+    if found is not None:
+        return found
     known = sorted(table)
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     suggestion = f"did you mean '{close[0]}'? " if close else ""
