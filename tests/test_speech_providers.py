@@ -261,3 +261,15 @@ def test_a_provider_name_registered_twice_names_both_distributions(plugin_dir) -
     with pytest.raises(DuplicatePartError, match="acme-clone and acme-speech|acme-speech and "
                        "acme-clone"):
         PipelineBrain.parse_options({"tts": "acme"})
+
+
+def test_a_provider_whose_package_is_missing_is_refused_naming_the_install() -> None:
+    from avatarkit.errors import PartUnavailableError
+
+    class Missing(ElevenLabsTTS):
+        modules = ("livekit.plugins.not_installed_here",)
+
+    with pytest.raises(PartUnavailableError, match="needs the Python module "
+                       "livekit.plugins.not_installed_here") as info:
+        Missing.check_usable(Missing.parse_options({}), environ={"ELEVEN_API_KEY": "k"})
+    assert info.value.hint == "pip install 'avatarkit[elevenlabs]'"

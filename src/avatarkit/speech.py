@@ -43,6 +43,8 @@ class SpeechProvider(Part):
     kind: ClassVar[str] = "speech"
     #: Python modules the provider needs at run time (``avatarkit doctor`` checks them).
     modules: ClassVar[tuple[str, ...]] = ()
+    #: How to install them (shown when one is missing).
+    install: ClassVar[str] = ""
 
     @classmethod
     def parse_options(cls, raw: BaseModel | Mapping[str, Any] | None) -> Any:
@@ -82,6 +84,17 @@ class SpeechProvider(Part):
             )
         if cls.unavailable:
             raise PartUnavailableError(f"{cls.kind} '{cls.name}' is unavailable: {cls.unavailable}")
+        from importlib.util import find_spec
+
+        for module in cls.modules:
+            try:
+                found = find_spec(module) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                raise PartUnavailableError(
+                    f"{cls.kind} '{cls.name}' needs the Python module {module}, which is not "
+                    "installed", hint=cls.install or f"install the package providing {module}")
 
     @classmethod
     def prewarm(cls, options: Any) -> None:

@@ -29,6 +29,7 @@ class ElevenLabsTTS(TTSProvider):
     summary: ClassVar[str] = "ElevenLabs streaming text-to-speech (eleven_turbo_v2_5)"
     env: ClassVar[tuple[str, ...]] = ("ELEVEN_API_KEY",)
     modules: ClassVar[tuple[str, ...]] = ("livekit.plugins.elevenlabs",)
+    install: ClassVar[str] = "pip install 'avatarkit[elevenlabs]'"
 
     class Options(PartOptions):
         voice_id: str = Field(DEFAULT_VOICE, description="ElevenLabs voice id")

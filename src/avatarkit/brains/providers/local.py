@@ -22,6 +22,7 @@ class WhisperSTT(STTProvider):
     name: ClassVar[str] = "whisper"
     summary: ClassVar[str] = "local faster-whisper tiny.en (English), no API key"
     modules: ClassVar[tuple[str, ...]] = ("faster_whisper",)
+    install: ClassVar[str] = "pip install 'avatarkit[local]'"
 
     class Options(PartOptions):
         language: str = Field("en", description="language the user speaks (English only)")
@@ -107,6 +108,7 @@ class PiperTTS(TTSProvider):
     name: ClassVar[str] = "piper"
     summary: ClassVar[str] = "local Piper text-to-speech, no API key"
     modules: ClassVar[tuple[str, ...]] = ("piper",)
+    install: ClassVar[str] = "pip install 'avatarkit[local]'"
 
     class Options(PartOptions):
         voice: str | None = Field(None, description="path to a Piper .onnx voice")
