@@ -191,3 +191,21 @@ async def test_two_sessions_in_real_rooms_one_changed_through_the_api(
             code = await worker.stopped()
     assert code == 0, worker.output()[-3000:]
     assert "Traceback" not in worker.output(), worker.output()[-3000:]
+
+
+async def test_the_listing_shows_changes_made_in_the_session_itself(
+        api: SessionsControlServer) -> None:
+    """An emotion changed from inside the session (an agent's tool, the face's own API)
+    shows in ``GET /avatars``: each session is asked for its state."""
+    face = LocalFace({"motion": 0})
+    link = await open_link(api.link, session_id="S9", room="room-9", face=face)
+    assert link is not None
+    await wait_until(lambda: "S9" in api.sessions, 10, "the session to register")
+    await face.set_emotion("surprised", 0.5)
+    await face.set_background("night")
+    status, body = await call("GET", api.url + "/avatars", headers=AUTH)
+    assert status == 200
+    [entry] = body["avatars"]
+    assert entry["emotion"] == {"name": "surprised", "intensity": 0.5}
+    assert entry["background"] == "night"
+    await link.aclose()

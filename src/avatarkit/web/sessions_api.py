@@ -45,6 +45,8 @@ log = logging.getLogger("avatarkit.control")
 LINK_PATH = "/_link"
 #: Seconds a session has to carry out a command before the API answers 504.
 COMMAND_TIMEOUT = 10.0
+#: Seconds ``GET /avatars`` waits for each session's current state.
+STATE_TIMEOUT = 2.0
 
 
 @dataclass
@@ -138,9 +140,14 @@ class SessionsControlServer:
     # -- the public API ----------------------------------------------------------------
 
     async def _list(self, request: web.Request) -> web.StreamResponse:
+        """Every session, each one's state asked afresh (an agent's own tools may have
+        changed it); a session slow to answer is shown as last known."""
         from aiohttp import web
 
-        return web.json_response({"avatars": [s.entry() for s in self.sessions.values()]})
+        sessions = list(self.sessions.values())
+        await asyncio.gather(*(self._ask(s, {"op": "state"}, STATE_TIMEOUT) for s in sessions),
+                             return_exceptions=True)
+        return web.json_response({"avatars": [s.entry() for s in sessions]})
 
     def _session(self, request: web.Request) -> _Session | web.Response:
         session_id = request.match_info["session_id"]
@@ -177,26 +184,37 @@ class SessionsControlServer:
         return await self._command(session, {"op": "background",
                                              "background": body.background})
 
-    async def _command(self, session: _Session, command: dict[str, Any]) -> web.StreamResponse:
-        """Send ``command`` to the session's job process; answer with what it did."""
-        from aiohttp import web
-
+    async def _ask(self, session: _Session, command: dict[str, Any],
+                   timeout: float) -> dict[str, Any]:
+        """Send ``command`` to the session's job process and wait for its reply (its new
+        state is kept). Raises ``TimeoutError``, or ``ConnectionError`` if it ended."""
         command_id = next(self._ids)
         reply: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         session.pending[command_id] = reply
         try:
             await session.ws.send_json({"type": "command", "id": command_id, **command})
-            answer = await asyncio.wait_for(reply, COMMAND_TIMEOUT)
-        except asyncio.TimeoutError:
-            return _error(504, f"session {session.info['session_id']!r} did not answer within "
-                          f"{COMMAND_TIMEOUT:g} s")
-        except (ConnectionError, RuntimeError):
-            return _error(409, f"session {session.info['session_id']!r} has ended")
+            answer = await asyncio.wait_for(reply, timeout)
+        except RuntimeError as exc:  # sending on a closing socket
+            raise ConnectionError(str(exc)) from None
         finally:
             session.pending.pop(command_id, None)
+        if answer.get("ok"):
+            session.info.update(answer.get("state") or {})
+        return answer
+
+    async def _command(self, session: _Session, command: dict[str, Any]) -> web.StreamResponse:
+        """Send ``command`` to the session's job process; answer with what it did."""
+        from aiohttp import web
+
+        name = session.info["session_id"]
+        try:
+            answer = await self._ask(session, command, COMMAND_TIMEOUT)
+        except asyncio.TimeoutError:
+            return _error(504, f"session {name!r} did not answer within {COMMAND_TIMEOUT:g} s")
+        except ConnectionError:
+            return _error(409, f"session {name!r} has ended")
         if not answer.get("ok"):
             return _error(400, str(answer.get("error")), answer.get("hint"))
-        session.info.update(answer.get("state") or {})
         return web.json_response(session.entry())
 
     # -- the job processes' link ------------------------------------------------------

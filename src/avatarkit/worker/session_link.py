@@ -59,7 +59,7 @@ class SessionLink:
                                             float(command.get("intensity", 1.0)))
             elif command.get("op") == "background":
                 await self.face.set_background(str(command["background"]))
-            else:
+            elif command.get("op") != "state":
                 return {"ok": False, "error": f"unknown command {command.get('op')!r}"}
         except AvatarkitError as exc:
             return {"ok": False, "error": exc.message, "hint": exc.hint}
