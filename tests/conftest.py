@@ -66,7 +66,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No provider or LiveKit credentials, no avatarkit settings, no avatarkit.toml."""
     for var in list(os.environ):
         if var.startswith(("AVATARKIT_", "LIVEKIT_", "OPENAI_", "DEEPGRAM_", "CARTESIA_",
-                           "LIVEAVATAR_")):
+                           "LIVEAVATAR_", "ELEVEN_")):
             monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
 

@@ -42,6 +42,7 @@ LAYER_OF: dict[str, str] = {
     "avatarkit.config": "config", "avatarkit.config_sources": "config",
     # the two part interfaces and the transport interface
     "avatarkit.brain": "interfaces", "avatarkit.face": "interfaces",
+    "avatarkit.speech": "interfaces",
     "avatarkit.transports.base": "interfaces",
     # what runs on this machine, knowing nothing of parts or transports
     "avatarkit.engines": "engines", "avatarkit.render": "engines",
