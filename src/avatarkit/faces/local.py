@@ -72,6 +72,7 @@ class LocalFace(Face):
     env: ClassVar[tuple[str, ...]] = ()
     emotions: ClassVar[tuple[str, ...]] = EMOTIONS
     supports_background: ClassVar[bool] = True
+    backgrounds: ClassVar[tuple[str, ...]] = ("original", "studio", "office", "sunset", "night")
     load_cost: ClassVar[float] = _load_cost()
 
     class Options(PartOptions):
@@ -307,7 +308,7 @@ class LocalFace(Face):
             "background": self._background,
             "video": {"width": o.width, "height": o.height, "fps": o.fps},
             "capabilities": {**self.capabilities(), "emotions": list(EMOTIONS),
-                             "backgrounds": ["original", "studio", "office", "sunset", "night",
+                             "backgrounds": [*self.backgrounds,
                                              "#RRGGBB", "<colour name>", "<image path>"]},
         }
 
