@@ -27,7 +27,7 @@ def agent_factory(path: str) -> Callable[[], Any]:
 
     module_name, sep, attr = path.strip().partition(":")
     if not sep or not module_name or not attr:
-        raise ConfigError(f"agent {clip(path)!r} is not an import path like "
+        raise ConfigError(f"agent {clip(path)} is not an import path like "
                           "'mypkg.agents:Support'", hint=FORMAT_HINT)
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())  # like `python -m`: modules next to avatarkit.toml
@@ -36,14 +36,14 @@ def agent_factory(path: str) -> Callable[[], Any]:
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
             raise ConfigError(
-                f"agent {clip(path)!r}: no module named {exc.name!r}",
+                f"agent {clip(path)}: no module named {exc.name!r}",
                 hint="run avatarkit from the directory that holds the package, install it "
                 "(pip install -e .), or fix the module path before the ':'") from None
-        raise ConfigError(f"agent {clip(path)!r}: importing {module_name!r} failed "
+        raise ConfigError(f"agent {clip(path)}: importing {module_name!r} failed "
                           f"({describe(exc)})",
                           hint="install what the module needs, then try again") from None
     except Exception as exc:  # noqa: BLE001 - the user's module may raise anything
-        raise ConfigError(f"agent {clip(path)!r}: importing {module_name!r} failed "
+        raise ConfigError(f"agent {clip(path)}: importing {module_name!r} failed "
                           f"({describe(exc)})",
                           hint="fix the error in that module (run `python -c \"import "
                           f"{module_name}\"` to see it)") from None
@@ -51,15 +51,15 @@ def agent_factory(path: str) -> Callable[[], Any]:
     for part in attr.split("."):
         if not hasattr(obj, part):
             names = sorted(n for n in dir(module) if not n.startswith("_"))[:12]
-            raise ConfigError(f"agent {clip(path)!r}: module {module_name!r} has no "
+            raise ConfigError(f"agent {clip(path)}: module {module_name!r} has no "
                               f"{attr!r}", hint=f"names it defines: {', '.join(names)}")
         obj = getattr(obj, part)
     if isinstance(obj, Agent):
         raise ConfigError(
-            f"agent {clip(path)!r} is an Agent instance; avatarkit needs a fresh agent per "
+            f"agent {clip(path)} is an Agent instance; avatarkit needs a fresh agent per "
             "session", hint="name the Agent subclass, or a function that returns a new Agent")
     if not callable(obj):
-        raise ConfigError(f"agent {clip(path)!r} is a {type(obj).__name__}, not an Agent "
+        raise ConfigError(f"agent {clip(path)} is a {type(obj).__name__}, not an Agent "
                           "subclass or a function returning one", hint=FORMAT_HINT)
     return obj
 
@@ -71,11 +71,11 @@ def build_agent(factory: Callable[[], Any], path: str) -> Any:
     try:
         agent = factory()
     except Exception as exc:  # noqa: BLE001 - the user's code may raise anything
-        raise ConfigError(f"agent {clip(path)!r} could not be created ({describe(exc)})",
+        raise ConfigError(f"agent {clip(path)} could not be created ({describe(exc)})",
                           hint="avatarkit calls it with no arguments; give every "
                           "parameter a default") from None
     if not isinstance(agent, Agent):
-        raise ConfigError(f"agent {clip(path)!r} returned a {type(agent).__name__}, not a "
+        raise ConfigError(f"agent {clip(path)} returned a {type(agent).__name__}, not a "
                           "livekit.agents.Agent", hint=FORMAT_HINT)
     return agent
 
@@ -109,4 +109,4 @@ def check_tools(tools: list[Any], where: str) -> None:
 def check_agent(path: str) -> None:
     """Import ``path``, make one agent and check its tools (no network)."""
     agent = build_agent(agent_factory(path), path)
-    check_tools(agent.tools, f"agent {clip(path)!r}")
+    check_tools(agent.tools, f"agent {clip(path)}")
