@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 
 from livekit.agents import (
@@ -73,7 +74,7 @@ def build_session(vad: object) -> AgentSession:
     from livekit.plugins import openai
 
     return AgentSession(stt=openai.STT(), llm=openai.LLM(model="gpt-4.1-mini"),
-                        tts=openai.TTS(voice="coral"), vad=vad)
+                        tts=openai.TTS(voice="coral", response_format="pcm"), vad=vad)
 
 
 server = AgentServer(setup_fnc=prewarm)
@@ -95,6 +96,20 @@ async def entrypoint(ctx: JobContext) -> None:
     await session.start(agent, room=ctx.room, room_options=avatar.room_options())
 
 
+async def main() -> None:
+    """Run the worker until Ctrl-C or SIGTERM, then close it: running jobs shut down, and
+    their avatars close with them."""
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    run = asyncio.create_task(server.run(devmode="--dev" in sys.argv))
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait([run, stopped], return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    await server.aclose()
+    await run
+
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
-    asyncio.run(server.run(devmode="--dev" in sys.argv))
+    asyncio.run(main())

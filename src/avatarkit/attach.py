@@ -90,6 +90,7 @@ class Avatar:
                     await self._transport.aclose()
             finally:
                 self._closed.set_result(None)
+                log.info("avatar closed (face '%s')", self.face.name)
         await asyncio.shield(self._closed)
 
     async def __aenter__(self) -> Avatar:
