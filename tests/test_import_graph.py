@@ -52,7 +52,7 @@ LAYER_OF: dict[str, str] = {
     "avatarkit.registry": "registry",
     "avatarkit.composer": "composer", "avatarkit.face_chain": "composer",
     "avatarkit.face_tools": "composer", "avatarkit.user_agent": "composer",
-    "avatarkit.attach": "apps",
+    "avatarkit.embed": "apps",
     "avatarkit.playground.server": "apps", "avatarkit.worker": "apps",
     "avatarkit.demo": "apps", "avatarkit.doctor": "apps", "avatarkit.listing": "apps",
     "avatarkit.cli": "cli", "avatarkit.__main__": "cli",

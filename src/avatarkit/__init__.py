@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .attach import Avatar, attach
+    from .embed import Avatar, attach
     from .brain import Brain, BrainParts
     from .composer import Composer, make_plan
     from .config import AvatarkitConfig, load_config
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .registry import Registry
 
 _WHERE = {
-    "attach": "attach", "Avatar": "attach",
+    "attach": "embed", "Avatar": "embed",
     "Brain": "brain", "BrainParts": "brain", "Composer": "composer", "make_plan": "composer",
     "AvatarkitConfig": "config", "load_config": "config", "EMOTIONS": "face", "Face": "face",
     "hookimpl": "hookspecs", "Registry": "registry", "PartOptions": "part",

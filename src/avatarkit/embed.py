@@ -1,4 +1,4 @@
-"""``avatarkit.attach``: give your own ``AgentSession`` an avatarkit face chain.
+"""``avatarkit.attach`` (this module is ``avatarkit.embed``): give your own ``AgentSession`` an avatarkit face chain.
 
 Inside your LiveKit entrypoint, with your own ``AgentSession`` and ``Agent``::
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from livekit import rtc
 
 __all__ = ["Avatar", "attach"]
-log = logging.getLogger("avatarkit.attach")
+log = logging.getLogger("avatarkit.embed")
 
 
 class Avatar:
