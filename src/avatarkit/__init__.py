@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .embed import Avatar, attach
     from .brain import Brain, BrainParts
     from .composer import Composer, make_plan
     from .config import AvatarkitConfig, load_config
+    from .embed import Avatar, attach
     from .errors import (
         AvatarkitError,
         ConfigError,

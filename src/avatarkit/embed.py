@@ -1,4 +1,5 @@
-"""``avatarkit.attach`` (this module is ``avatarkit.embed``): give your own ``AgentSession`` an avatarkit face chain.
+"""``avatarkit.attach``: give your own ``AgentSession`` an avatarkit face chain (this module is
+``avatarkit.embed``, so the public name ``avatarkit.attach`` stays the function).
 
 Inside your LiveKit entrypoint, with your own ``AgentSession`` and ``Agent``::
 
