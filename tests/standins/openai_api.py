@@ -12,7 +12,11 @@ client, and aiohttp for Realtime):
 - ``POST /v1/audio/speech`` (``stream_format: "sse"``) -> SSE ``speech.audio.delta`` (base64
   audio in ``response_format``) then ``speech.audio.done``
 - ``GET /v1/realtime?model=...`` WebSocket: sends ``session.created``, records client events
-  (``session.update`` ...), answers ``session.update`` with ``session.updated``.
+  (``session.update`` ...), answers ``session.update`` with ``session.updated``,
+  ``conversation.item.create`` with ``conversation.item.added``, and ``response.create``
+  with a response: the first one that can make the scripted ``tool_calls`` (tools of the
+  session) is those function calls (``response.output_item.added``/``.done``), every
+  other one is empty; ``response.done`` ends each.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class OpenAIStandin(StandinServer):
         self.tool_outputs: dict[str, str] = {}
         self.realtime_events: list[dict[str, Any]] = []
         self.realtime_update = asyncio.Event()
+        self._realtime_called = False
         r = self.app.router
         r.add_get("/v1/models", self._models)
         r.add_post("/v1/audio/transcriptions", self._transcriptions)
@@ -184,7 +189,39 @@ class OpenAIStandin(StandinServer):
                 await ws.send_json({"type": "session.updated", "event_id": "ev_u",
                                     "session": session})
                 self.realtime_update.set()
+            elif event.get("type") == "conversation.item.create":
+                item = {"object": "realtime.item", "status": "completed", **event["item"]}
+                await ws.send_json({"type": "conversation.item.added", "event_id": "ev_i",
+                                    "previous_item_id": None, "item": item})
+            elif event.get("type") == "response.create":
+                await self._realtime_response(ws, event, session)
         return ws
+
+    async def _realtime_response(self, ws: web.WebSocketResponse, event: dict[str, Any],
+                                 session: dict[str, Any]) -> None:
+        number = sum(e.get("type") == "response.create" for e in self.realtime_events)
+        rid = f"resp_{number}"
+        base = {"id": rid, "object": "realtime.response",
+                "metadata": (event.get("response") or {}).get("metadata")}
+        await ws.send_json({"type": "response.created", "event_id": f"ev_rc{number}",
+                            "response": {**base, "status": "in_progress", "output": []}})
+        offered = {t.get("name") for t in session.get("tools") or []}
+        calls = [] if self._realtime_called else \
+            [(n, a) for n, a in self.tool_calls if n in offered]
+        self._realtime_called = self._realtime_called or bool(calls)
+        output = []
+        for index, (name, arguments) in enumerate(calls):
+            item = {"id": f"item_{number}_{index}", "object": "realtime.item",
+                    "type": "function_call", "status": "in_progress", "name": name,
+                    "call_id": f"call_{number}_{index}", "arguments": ""}
+            await ws.send_json({"type": "response.output_item.added", "event_id": "ev_oa",
+                                "response_id": rid, "output_index": index, "item": item})
+            item = {**item, "status": "completed", "arguments": json.dumps(arguments)}
+            await ws.send_json({"type": "response.output_item.done", "event_id": "ev_od",
+                                "response_id": rid, "output_index": index, "item": item})
+            output.append(item)
+        await ws.send_json({"type": "response.done", "event_id": f"ev_rd{number}",
+                            "response": {**base, "status": "completed", "output": output}})
 
 
 def _tool_outputs(messages: list[dict[str, Any]]) -> dict[str, str]:
