@@ -37,23 +37,21 @@ async def test_standin_realtime_model_calls_set_emotion(faces: Any) -> None:  # 
     from livekit.agents import Agent, AgentSession
     from livekit.agents.utils import http_context
 
-    async with OpenAIStandin(api_key="sk-rt",
-                             tool_calls=[("set_emotion", {"emotion": "concerned"})]) as oai:
-        async with http_context.open():
-            brain = RealtimeBrain({"api_key": "sk-rt", "base_url": oai.base_url})
-            session: AgentSession[Any] = AgentSession(**brain.build().session_kwargs())
-            agent = Agent(instructions="Show how you feel.")
-            avatar = await attach(session, SilentTransport(), face="moody", agent=agent,
-                                  registry=Registry.load(environ={}), environ={})
-            try:
-                await session.start(agent)
-                await asyncio.wait_for(
-                    session.generate_reply(user_input="my parcel is lost"), 10)
-                await wait_for(lambda: avatar.face.shown, "the face to change")
-                await wait_for(lambda: outputs(oai), "the tool's answer to reach the model")
-            finally:
-                await session.aclose()
-                await avatar.aclose()
+    oai = OpenAIStandin(api_key="sk-rt", tool_calls=[("set_emotion", {"emotion": "concerned"})])
+    async with oai, http_context.open():
+        brain = RealtimeBrain({"api_key": "sk-rt", "base_url": oai.base_url})
+        session: AgentSession[Any] = AgentSession(**brain.build().session_kwargs())
+        agent = Agent(instructions="Show how you feel.")
+        avatar = await attach(session, SilentTransport(), face="moody", agent=agent,
+                              registry=Registry.load(environ={}), environ={})
+        try:
+            await session.start(agent)
+            await asyncio.wait_for(session.generate_reply(user_input="my parcel is lost"), 10)
+            await wait_for(lambda: avatar.face.shown, "the face to change")
+            await wait_for(lambda: outputs(oai), "the tool's answer to reach the model")
+        finally:
+            await session.aclose()
+            await avatar.aclose()
 
     updates = [e["session"] for e in oai.realtime_events if e["type"] == "session.update"]
     tools = {t["name"]: t for u in updates for t in u.get("tools") or []}
