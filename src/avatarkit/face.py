@@ -69,6 +69,11 @@ class Face(Part, ABC):
         """Change the backdrop while running (faces with ``supports_background``)."""
         raise CapabilityError(f"face '{self.name}' does not support backgrounds")
 
+    def shown(self) -> dict[str, Any]:
+        """What the face shows now, for pages and reports: ``{"emotion": ..., "intensity":
+        ..., "background": ...}`` for faces with run-time controls, else ``{}``."""
+        return {}
+
     @classmethod
     def capabilities(cls) -> dict[str, Any]:
         """What the CLI, the control API and the playground can offer for this face."""

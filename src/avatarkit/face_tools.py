@@ -16,12 +16,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .emotions import FACE_TOOLS
 from .errors import AvatarkitError, describe
 from .face import Face
 
 log = logging.getLogger("avatarkit.face_tools")
-EMOTION_TOOL = "set_emotion"
-BACKGROUND_TOOL = "set_background"
+EMOTION_TOOL, BACKGROUND_TOOL = FACE_TOOLS
 
 
 class FaceToolCalls:

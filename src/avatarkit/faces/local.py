@@ -298,6 +298,10 @@ class LocalFace(Face):
             await self._generator.set_background(spec)
         self._background = background if spec.kind != "original" else "original"
 
+    def shown(self) -> dict[str, Any]:
+        return {"emotion": self._emotion[0], "intensity": self._emotion[1],
+                "background": self._background}
+
     def control_state(self) -> dict[str, Any]:
         """What ``GET /state`` of the control API returns."""
         o = self.options
