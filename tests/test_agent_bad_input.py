@@ -138,3 +138,12 @@ def test_a_good_agent_passes_validation(capsys, project: Path) -> None:
                                 "--no-face-tools")
     assert result.returncode == 0, result.stderr
     assert "ak_bad_agents:Support" in result.stdout
+
+
+def test_doctor_checks_the_agent(capsys, project: Path) -> None:
+    bad = cli_runner.run_cli(capsys, "doctor", "--brain", "local", "--face", "none",
+                             "--agent", "ak_bad_agents:BrokenTool")
+    assert bad.returncode != 0 and "function tool 'lookup'" in bad.stdout + bad.stderr
+    good = cli_runner.run_cli(capsys, "doctor", "--brain", "local", "--face", "none",
+                              "--agent", "ak_bad_agents:Support")
+    assert "agent ak_bad_agents:Support" in good.stdout and "valid schemas" in good.stdout
