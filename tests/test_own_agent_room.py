@@ -20,7 +20,7 @@ import pytest
 
 from livekit_server import LiveKitServer
 from room_user import RoomUser, load_wav_16k
-from room_worker import QUIET_ENV, WorkerProcess, wait_until
+from room_worker import LOCAL_FACE_OPTS, QUIET_ENV, WorkerProcess, wait_until
 from standins.openai_api import OpenAIStandin
 from test_own_agent_example import EXAMPLE
 
@@ -95,3 +95,43 @@ async def test_standin_attach_example_in_a_real_room(livekit_server: LiveKitServ
     assert ORDERS["B7"] in user.agent_text(speech_end)
     assert loud_at is not None, "no agent audio after the question"
     assert user.got(agent.identity).video_frames > 10  # the avatar's video
+
+
+async def test_standin_avatarkit_run_with_the_users_agent_in_a_real_room(
+        livekit_server: LiveKitServer, tmp_path) -> None:
+    """The same agent through ``avatarkit run`` in the example's directory (its
+    avatarkit.toml says ``agent = "support_agent:Support"``): the job processes import the
+    user's module from the working directory, as ``python -m`` would."""
+    agent_name = "run-own-agent-" + uuid.uuid4().hex[:6]
+    async with OpenAIStandin(
+            api_key="sk-run", transcript="where is my order A42",
+            tool_calls=[("set_emotion", {"emotion": "happy"}),
+                        ("lookup_order", {"order_id": "A42"})],
+            reply="Good news: your order was {lookup_order}.") as oai:
+        urls = [arg for key in ("stt_base_url", "base_url", "tts_base_url")
+                for arg in ("--brain-opt", f"{key}={oai.base_url}")]
+        face = [arg for opt in LOCAL_FACE_OPTS for arg in ("--face-opt", opt)]
+        worker = WorkerProcess(livekit_server, ["--dev", *urls, *face],
+                               tmp_path / "run.log", cwd=EXAMPLE,
+                               env={"AVATARKIT_AGENT_NAME": agent_name,
+                                    "OPENAI_API_KEY": "sk-run"})
+        await worker.started(registered_within=120)
+        user = RoomUser(livekit_server, "run-own-agent-room", agent_name=agent_name)
+        try:
+            await user.join()
+            await user.wait_for_agent(120)
+            await user.wait_for_media(60)
+            speech_end = await user.say(load_wav_16k())
+            await wait_until(lambda: "Thursday" in user.agent_text(speech_end), 120,
+                             "the answer with the order's status", interval=0.2)
+        finally:
+            await user.leave()
+            code = await worker.stopped()
+    out = worker.output()
+    assert "Traceback" not in out, out[-4000:]
+    assert code == 0, out[-3000:]
+    assert oai.tool_outputs == {"set_emotion": "Your face now shows: happy.",
+                                "lookup_order": ORDERS["A42"]}
+    chat = oai.paths("/v1/chat/completions")[0].json
+    assert "support agent for an online shop" in chat["messages"][0]["content"]
+    assert ORDERS["A42"] in user.agent_text(speech_end)

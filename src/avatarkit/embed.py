@@ -57,6 +57,13 @@ class Avatar:
         self._transport = transport
         self._owns_transport = owns_transport
         self._closed: asyncio.Future[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def _close_soon(self, _event: Any = None) -> None:
+        """Close when the session closes (a session event handler cannot await)."""
+        task = asyncio.ensure_future(self.aclose())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     @property
     def current(self) -> Face | None:
@@ -141,7 +148,7 @@ async def attach(
     if agent is not None and tools:
         await avatar.add_tools(agent)
     chain.watch(session, transport)
-    session.on("close", lambda _ev: asyncio.ensure_future(avatar.aclose()))
+    session.on("close", avatar._close_soon)
     if ctx is not None:
         ctx.add_shutdown_callback(avatar.aclose)
     log.info("avatar attached: face '%s' (%s)", started.name,

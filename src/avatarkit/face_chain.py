@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +46,7 @@ class FaceChain:
     """The faces of one session, tried in order; safe to close on any exit path.
 
     ``current`` is the face showing the agent now: the one that started, or ``None``
-    once it died mid-session (audio only from then on). ``on_change(face)`` is called
-    when that happens.
+    once it died mid-session (audio only from then on).
     """
 
     def __init__(self, specs: Sequence[FaceSpec], *, join_timeout: float,
@@ -56,7 +55,6 @@ class FaceChain:
         self.join_timeout = join_timeout
         self.report = report or SessionReport(brain="")
         self.current: Face | None = None
-        self.on_change: Callable[[Face | None], None] | None = None
         self._started: list[Face] = []
         self._watch: asyncio.Task[None] | None = None
 
@@ -112,8 +110,6 @@ class FaceChain:
                                                 f"died mid-session: {describe(error)}"))
         self.report.face = "none"
         self.current = None
-        if self.on_change is not None:
-            self.on_change(None)
         try:
             output = await transport.fallback_audio_output()
         except Exception:  # noqa: BLE001 - the conversation goes on even without audio
