@@ -162,10 +162,10 @@ class Composer:
             if audio_in is not None:
                 session.input.audio = audio_in
             transport.attach(session)
+            agent = self.new_agent(brain)  # before any (paid) face starts
             face = await chain.start(session, transport)
             collector = TurnCollector(report, face)
             collector.attach(session)
-            agent = self.new_agent(brain)
             if config.agent.face_tools:
                 from .face_tools import add_face_tools
 
