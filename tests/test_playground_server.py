@@ -93,6 +93,7 @@ async def test_emotion_and_background_controls_change_the_video(server: Any) -> 
         peer.send({"type": "emotion", "name": "happy", "intensity": 1.0})
         reply = await peer.wait_for("control", control="emotion")
         assert reply["ok"] is True
+        assert (await peer.wait_for("face_state", by="page"))["emotion"] == "happy"
         await asyncio.sleep(0.5)
         assert np.allclose(_centre_rgb(peer.video_frames[-1]), COLOURS["happy"], atol=20)
 
@@ -279,3 +280,47 @@ async def test_a_face_that_fails_falls_back_and_the_page_is_told() -> None:
     finally:
         await peer.close()
         await srv.stop()
+
+
+@pytest.mark.standin
+async def test_standin_the_agents_emotion_tool_changes_the_video_and_the_page_is_told(
+        ) -> None:
+    """The model (OpenAI stand-in) calls ``set_emotion``: the face changes and the page gets
+    a ``face_state`` saying the agent set it (playground.js shows it)."""
+    from avatarkit.brain import Brain, BrainParts
+    from standins.openai_api import OpenAIStandin
+
+    oai = OpenAIStandin(api_key="sk-pg", reply="Oh no, I am sorry.",
+                        tool_calls=[("set_emotion", {"emotion": "sad"})])
+
+    class StandinBrain(Brain):
+        name = "standin-llm"
+
+        def build(self) -> BrainParts:
+            from avatarkit.brains.openai_compat import openai_compatible_llm
+
+            return BrainParts(llm=openai_compatible_llm(base_url=oai.base_url, model="x",
+                                                        api_key="sk-pg"))
+
+    ColourFace.instances.clear()
+    srv = PlaygroundServer(colour_plan(StandinBrain), port=0)
+    peer = PeerClient()
+    async with oai:
+        await srv.start()
+        try:
+            answer = await peer.connect(srv.url + "offer")
+            ready = await peer.wait_for("ready")
+            assert ready["shown"] == {"emotion": "neutral"}
+            transport = srv.peers[answer["session"]].transport
+            assert transport.session is not None
+            transport.session.generate_reply(user_input="my cat is ill")
+            state = await peer.wait_for("face_state", by="agent")
+            assert state["emotion"] == "sad"
+            await asyncio.sleep(0.5)
+            assert np.allclose(_centre_rgb(peer.video_frames[-1]), COLOURS["sad"], atol=20)
+            offered = oai.paths("/v1/chat/completions")[0].json["tools"]
+            assert [t["function"]["name"] for t in offered] == ["set_emotion"]  # no list of
+            # backgrounds on this face: no background tool
+        finally:
+            await peer.close()
+            await srv.stop()

@@ -1,8 +1,9 @@
 """avatarkit: put a talking, lip-synced AI avatar into a LiveKit room.
 
 Pick a :class:`Brain` (what listens, thinks and speaks) and a :class:`Face` (what renders
-the video); the :class:`Composer` runs them over a transport. Importing this package is
-cheap: nothing here imports LiveKit, numpy or any model.
+the video); the :class:`Composer` runs them over a transport. Or keep your own LiveKit
+``AgentSession`` and ``Agent`` and give it a face chain with :func:`attach`. Importing this
+package is cheap: nothing here imports LiveKit, numpy or any model.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from .brain import Brain, BrainParts
     from .composer import Composer, make_plan
     from .config import AvatarkitConfig, load_config
+    from .embed import Avatar, attach
     from .errors import (
         AvatarkitError,
         ConfigError,
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from .registry import Registry
 
 _WHERE = {
+    "attach": "embed", "Avatar": "embed",
     "Brain": "brain", "BrainParts": "brain", "Composer": "composer", "make_plan": "composer",
     "AvatarkitConfig": "config", "load_config": "config", "EMOTIONS": "face", "Face": "face",
     "hookimpl": "hookspecs", "Registry": "registry", "PartOptions": "part",
@@ -50,6 +53,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "EMOTIONS",
+    "Avatar",
     "AvatarkitConfig",
     "AvatarkitError",
     "Brain",
@@ -64,6 +68,7 @@ __all__ = [
     "Registry",
     "UnknownPartError",
     "UsageError",
+    "attach",
     "hookimpl",
     "load_config",
     "make_plan",

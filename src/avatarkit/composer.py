@@ -4,6 +4,10 @@ The composer validates every part before anything connects, builds the ``AgentSe
 from the brain, starts the face chain with a join timeout per face (closing a face that
 fails and trying the next; audio-only ``none`` is always last), greets, waits for the
 transport to finish, and closes every started face exactly once on every exit path.
+The face chain itself (:mod:`avatarkit.face_chain`) is shared with :func:`avatarkit.attach`.
+The agent is the user's own (``[agent] use``, :mod:`avatarkit.user_agent`) or a plain one
+with the configured instructions; the face's emotion/background tools are added to it
+(:mod:`avatarkit.face_tools`).
 """
 
 from __future__ import annotations
@@ -17,28 +21,25 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .brain import Brain
-from .config import AvatarkitConfig
-from .errors import FaceStartError, describe
+from .config import AvatarkitConfig, FaceSettings
 from .face import Face
+from .face_chain import (
+    FACE_WATCH_INTERVAL,
+    FaceChain,
+    FaceSpec,
+    audio_tail,
+    close_quietly,
+    set_audio_tail,
+)
 from .registry import Registry
-from .report import FaceAttempt, SessionReport, TurnCollector
+from .report import SessionReport, TurnCollector
 
 if TYPE_CHECKING:
     from .transports.base import Transport
 
+__all__ = ["FACE_WATCH_INTERVAL", "Composer", "FaceSpec", "Plan", "audio_tail", "face_specs",
+           "make_plan", "set_audio_tail"]
 log = logging.getLogger("avatarkit.composer")
-FACE_WATCH_INTERVAL = 0.25  # seconds between checks that the running face still works
-
-
-@dataclass(frozen=True)
-class FaceSpec:
-    """A validated face of the chain: its class and parsed options."""
-
-    cls: type[Face]
-    options: Any
-
-    def create(self) -> Face:
-        return self.cls(self.options)
 
 
 @dataclass(frozen=True)
@@ -70,15 +71,36 @@ def make_plan(
     environ = os.environ if environ is None else environ
     # Names first, then options, then credentials: the most basic mistake is reported first.
     brain_cls = registry.brain(config.brain.name)
-    face_classes = [registry.face(name) for name in config.face.chain()]
+    for name in config.face.chain():
+        registry.face(name)
     brain_options = brain_cls.parse_options(config.brain.selected_options())
-    face_options = [cls.parse_options(config.face.options_for(cls.name)) for cls in face_classes]
+    faces = face_specs(config.face, registry, environ, check_usable=False)
     if check_usable:
         brain_cls.check_usable(brain_options, environ)
-        for cls, options in zip(face_classes, face_options):
-            cls.check_usable(options, environ)
-    faces = [FaceSpec(cls, options) for cls, options in zip(face_classes, face_options)]
-    return Plan(config, brain_cls, brain_options, tuple(faces))
+        for spec in faces:
+            spec.cls.check_usable(spec.options, environ)
+        if config.agent.use:  # the user's Agent: imports, is an agent, its tools' schemas
+            from .user_agent import check_agent
+
+            check_agent(config.agent.use)
+    return Plan(config, brain_cls, brain_options, faces)
+
+
+def face_specs(
+    settings: FaceSettings,
+    registry: Registry,
+    environ: Mapping[str, str],
+    *,
+    check_usable: bool = True,
+) -> tuple[FaceSpec, ...]:
+    """Resolve and validate every face of ``settings``' chain (names, options, and with
+    ``check_usable`` their credentials, packages and files). No network calls."""
+    classes = [registry.face(name) for name in settings.chain()]
+    options = [cls.parse_options(settings.options_for(cls.name)) for cls in classes]
+    if check_usable:
+        for cls, opts in zip(classes, options):
+            cls.check_usable(opts, environ)
+    return tuple(FaceSpec(cls, opts) for cls, opts in zip(classes, options))
 
 
 class Composer:
@@ -92,6 +114,7 @@ class Composer:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.brain = plan.brain_cls(plan.brain_options)
+        self._agent_factory: Callable[[], Any] | None = None
 
     @classmethod
     def from_config(cls, config: AvatarkitConfig, registry: Registry | None = None) -> Composer:
@@ -124,24 +147,29 @@ class Composer:
     async def _run(
         self, transport: Transport, on_started: Callable[[Any, Face], Any] | None
     ) -> SessionReport:
-        from livekit.agents import Agent, AgentSession
+        from livekit.agents import AgentSession
 
         config = self.plan.config
         brain = self.plan.brain_cls(self.plan.brain_options)
         report = SessionReport(brain=brain.name)
         parts = brain.build()
         session: AgentSession[Any] = AgentSession(**parts.session_kwargs())
-        started: list[Face] = []
+        chain = FaceChain(self.plan.faces, join_timeout=config.face.join_timeout,
+                          report=report)
         collector: TurnCollector | None = None
         try:
             audio_in = transport.audio_input()
             if audio_in is not None:
                 session.input.audio = audio_in
             transport.attach(session)
-            face = await self._start_face_chain(session, transport, started, report)
+            agent = self.new_agent(brain)  # before any (paid) face starts
+            face = await chain.start(session, transport)
             collector = TurnCollector(report, face)
             collector.attach(session)
-            agent = Agent(instructions=brain.instructions(config.agent.instructions))
+            if config.agent.face_tools:
+                from .face_tools import add_face_tools
+
+                await add_face_tools(agent, face, lambda: chain.current)
             await session.start(agent, **transport.start_kwargs(session))
             if on_started is not None:
                 result = on_started(session, face)
@@ -149,116 +177,31 @@ class Composer:
                     await result
             if config.agent.greeting:
                 session.say(config.agent.greeting)
-            watch = asyncio.create_task(self._watch_face(session, transport, started, report))
+            watch = chain.watch(session, transport)
             try:
                 await transport.wait_done(session)
             finally:
                 watch.cancel()
         finally:
-            await _close_quietly("session", session.aclose())
+            await close_quietly("session", session.aclose())
             if collector is not None:
                 collector.close()
-            for face in reversed(started):
-                await _close_quietly(f"face '{face.name}'", face.aclose())
-            await _close_quietly("brain", brain.aclose())
-            await _close_quietly("transport", transport.aclose())
+            await chain.aclose()
+            await close_quietly("brain", brain.aclose())
+            await close_quietly("transport", transport.aclose())
             report.ended_at = time.time()
         return report
 
-    async def _watch_face(self, session: Any, transport: Transport, started: list[Face],
-                          report: SessionReport) -> None:
-        """Poll the running face; if it dies, close it and go on with audio only."""
-        if not started:
-            return
-        face = started[-1]
-        while (error := face.failure()) is None:
-            await asyncio.sleep(FACE_WATCH_INTERVAL)
-        log.warning("face '%s' died mid-session (%s); continuing with audio only",
-                    face.name, describe(error))
-        report.attempts.append(FaceAttempt(face.name, False, 0.0,
-                                           f"died mid-session: {describe(error)}"))
-        report.face = "none"
-        started.remove(face)
-        try:
-            output = await transport.fallback_audio_output()
-        except Exception:  # noqa: BLE001 - the conversation goes on even without audio
-            log.warning("no audio-only fallback on the %s transport", transport.name,
-                        exc_info=True)
-            output = None
-        set_audio_tail(session, output, face.name)
-        await _close_quietly(f"face '{face.name}'", face.aclose())
+    def new_agent(self, brain: Brain) -> Any:
+        """A fresh ``Agent`` for one session: the user's (``[agent] use``) or a plain one
+        with the configured (or the brain's) instructions."""
+        use = self.plan.config.agent.use
+        if use:
+            from .user_agent import agent_factory, build_agent
 
-    async def _start_face_chain(
-        self, session: Any, transport: Transport, started: list[Face], report: SessionReport
-    ) -> Face:
-        timeout = self.plan.config.face.join_timeout
-        loop = asyncio.get_running_loop()
-        for spec in self.plan.faces:
-            face = spec.create()
-            previous_output = audio_tail(session)
-            t0 = time.perf_counter()
-            face.join_deadline = loop.time() + timeout
-            started.append(face)
-            try:
-                await asyncio.wait_for(face.start(session, transport), timeout)
-            except Exception as exc:  # noqa: BLE001 - any face failure falls through
-                error = (f"did not attach within {timeout:g} s"
-                         if isinstance(exc, asyncio.TimeoutError) else describe(exc))
-                report.attempts.append(FaceAttempt(face.name, False,
-                                                   time.perf_counter() - t0, error))
-                log.warning("face '%s' failed (%s); trying the next face", face.name, error)
-                started.remove(face)
-                await _close_quietly(f"face '{face.name}'", face.aclose())
-                set_audio_tail(session, previous_output, face.name)
-                continue
-            report.attempts.append(FaceAttempt(face.name, True, time.perf_counter() - t0))
-            report.face = face.name
-            return face
-        raise FaceStartError(
-            "no face of the chain could start, not even audio-only",
-            hint="check the warnings above; `avatarkit doctor` checks each part",
-        )
+            if self._agent_factory is None:
+                self._agent_factory = agent_factory(use)
+            return build_agent(self._agent_factory, use)
+        from livekit.agents import Agent
 
-
-def audio_tail(session: Any) -> Any:
-    """The sink at the bottom of ``session``'s audio chain (below transcript sync etc.)."""
-    sink = session.output.audio
-    while sink is not None and getattr(sink, "next_in_chain", None) is not None:
-        sink = sink.next_in_chain
-    return sink
-
-
-def set_audio_tail(session: Any, sink: Any, face_name: str = "") -> None:
-    """Route agent audio to ``sink``, keeping the chain's wrappers (transcript sync, recorder).
-
-    ``None`` (no sink: before the session started, or no fallback) only detaches a bare
-    sink; a chain with wrappers is left alone rather than dropping them. Whatever a failed
-    face ``face_name`` left as the output (a half-built sink, an object that is not a sink at
-    all), the chain goes on: an output that cannot be detached is dropped.
-    """
-    output = session.output
-    try:
-        if sink is not None:
-            output.replace_audio_tail(sink)
-        elif output.audio is not None and getattr(output.audio, "next_in_chain", None) is None:
-            output.audio = None
-        elif output.audio is not None:
-            log.warning("no audio sink to route the agent's voice to; keeping the current one")
-    except Exception as exc:  # noqa: BLE001 - whatever the face left, the chain goes on
-        from .lk_private import forget_audio_output
-
-        log.warning("face '%s' left an audio output that could not be detached (%s); "
-                    "dropping it", face_name, describe(exc))
-        forget_audio_output(output)
-        output.audio = sink
-
-
-async def _close_quietly(what: str, awaitable: Any) -> None:
-    """Await a close; log (never raise) its failure, so every other close still runs."""
-    try:
-        await awaitable
-    except asyncio.CancelledError:
-        raise
-    except Exception:  # noqa: BLE001
-        log.warning("closing %s failed", what, exc_info=True)
-
+        return Agent(instructions=brain.instructions(self.plan.config.agent.instructions))

@@ -100,6 +100,23 @@ class AgentSettings(_Strict):
     greeting: str | None = Field(
         default=None, description="Said when the session starts; None = wait for the user."
     )
+    use: str | None = Field(
+        default=None, description="Your own LiveKit Agent, 'package.module:Name': an Agent "
+        "subclass or a function returning one (its instructions and tools are used).")
+    face_tools: bool = Field(
+        default=True, description="Give the agent set_emotion/set_background tools when "
+        "the face supports them.")
+
+    @field_validator("use")
+    @classmethod
+    def _import_path(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        module, sep, name = value.strip().partition(":")
+        if not sep or not module or not name or any(c.isspace() for c in value.strip()):
+            raise ValueError("must be an import path like 'mypkg.agents:Support' "
+                             "(module, a colon, then the Agent class or factory)")
+        return value.strip()
 
 
 class BrainSettings(_Strict):
@@ -271,13 +288,17 @@ def load_config(
     brain_opts: Iterable[str] = (),
     face_opts: Iterable[str] = (),
     overrides: Mapping[str, Any] | None = None,
+    agent: str | None = None,
+    face_tools: bool | None = None,
 ) -> AvatarkitConfig:
     """Merge every source into a validated :class:`AvatarkitConfig`.
 
     ``brain_opts``/``face_opts`` are ``KEY=VALUE`` strings for the selected brain/face (a
     value is parsed as JSON when it can be, so ``temperature=0.6`` is a number);
     ``NAME.KEY=VALUE`` targets another face of the chain. ``overrides`` is a nested dict
-    applied last (for programmatic use).
+    applied last (for programmatic use). ``agent`` (``--agent``) is the user's Agent import
+    path, ``face_tools`` (``--face-tools/--no-face-tools``) whether the agent gets the
+    face's emotion/background tools.
     """
     environ = os.environ if environ is None else environ
     file = config_path(path, environ)
@@ -290,6 +311,10 @@ def load_config(
                              table(toml_data, "brain").get("name"), BrainSettings().name),
         face_name=first_set(face, env.get("face", {}).get("name"),
                             table(toml_data, "face").get("name"), FaceSettings().name))
+    agent_flags = {k: v for k, v in (("use", agent), ("face_tools", face_tools))
+                   if v is not None}
+    if agent_flags:
+        flags["agent"] = agent_flags
     sources = [layer(AvatarkitConfig, flags), layer(AvatarkitConfig, env)]
     if toml is not None:
         sources.append(toml)

@@ -34,6 +34,8 @@ class EnvironmentVariables(BaseModel):
 
     agent_instructions: str | None = Field(None, alias="AVATARKIT_INSTRUCTIONS")
     agent_greeting: str | None = Field(None, alias="AVATARKIT_GREETING")
+    agent_use: str | None = Field(None, alias="AVATARKIT_AGENT")
+    agent_face_tools: str | None = Field(None, alias="AVATARKIT_FACE_TOOLS")
     brain_name: str | None = Field(None, alias="AVATARKIT_BRAIN")
     face_name: str | None = Field(None, alias="AVATARKIT_FACE")
     face_fallback: list[str] | None = Field(None, alias="AVATARKIT_FALLBACK")
@@ -90,7 +92,7 @@ class ConfigFile(TomlConfigSettingsSource):
         else:  # pragma: no cover
             import tomli as tomllib
         try:
-            return super()._read_file(file_path)
+            data = super()._read_file(file_path)
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{file_path} is not UTF-8 text (byte {exc.start}: {exc.reason})",
                               hint="TOML files must be UTF-8; save it as UTF-8") from None
@@ -101,6 +103,9 @@ class ConfigFile(TomlConfigSettingsSource):
         except OSError as exc:
             raise ConfigError(f"cannot read config file {file_path}: {exc.strerror or exc}",
                               hint="check the path and its permissions") from None
+        if isinstance(data.get("agent"), str):  # `agent = "mypkg.agents:Support"`
+            data["agent"] = {"use": data["agent"]}
+        return data
 
 
 def config_path(path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:

@@ -154,7 +154,20 @@ async def run_checks_for_config(
         face_classes_with_options=faces, livekit_url=url, environ=environ,
         needs_livekit=needs_livekit,
     ))
+    if config.agent.use:
+        checks.append(_check_agent(config.agent.use))
     return checks
+
+
+def _check_agent(path: str) -> Check:
+    """The user's ``[agent] use``: imports, makes an Agent, its tools have schemas."""
+    from .user_agent import check_agent
+
+    try:
+        check_agent(path)
+    except AvatarkitError as exc:
+        return Check(f"agent {path}", "fail", exc.message)
+    return Check(f"agent {path}", "ok", "an Agent; its function tools have valid schemas")
 
 
 def doctor_for_config(

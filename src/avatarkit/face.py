@@ -30,6 +30,8 @@ class Face(Part, ABC):
     load_cost: ClassVar[float] = 0.02
     emotions: ClassVar[tuple[str, ...]] = ()
     supports_background: ClassVar[bool] = False
+    backgrounds: ClassVar[tuple[str, ...]] = ()
+    """Named backdrops ``set_background`` accepts (the agent's tool offers these)."""
     join_deadline: float | None = None
     """Event-loop time by which ``start`` must have returned (set by the composer)."""
 
@@ -67,7 +69,13 @@ class Face(Part, ABC):
         """Change the backdrop while running (faces with ``supports_background``)."""
         raise CapabilityError(f"face '{self.name}' does not support backgrounds")
 
+    def shown(self) -> dict[str, Any]:
+        """What the face shows now, for pages and reports: ``{"emotion": ..., "intensity":
+        ..., "background": ...}`` for faces with run-time controls, else ``{}``."""
+        return {}
+
     @classmethod
     def capabilities(cls) -> dict[str, Any]:
         """What the CLI, the control API and the playground can offer for this face."""
-        return {"emotions": list(cls.emotions), "background": cls.supports_background}
+        return {"emotions": list(cls.emotions), "background": cls.supports_background,
+                "backgrounds": list(cls.backgrounds)}

@@ -69,6 +69,9 @@ class ColourFace(Face):
     async def set_emotion(self, name: str, intensity: float = 1.0) -> None:
         self.emotion = name
 
+    def shown(self) -> dict[str, Any]:
+        return {"emotion": self.emotion}
+
     async def set_background(self, background: str) -> None:
         text = background.lstrip("#")
         self.background = tuple(int(text[i:i + 2], 16) for i in (0, 2, 4))  # type: ignore[assignment]

@@ -5,11 +5,18 @@ client, and aiohttp for Realtime):
 - ``POST /v1/audio/transcriptions`` (multipart: ``file`` wav, ``model``, ``language``,
   ``response_format``) -> ``{"text": ...}``
 - ``POST /v1/chat/completions`` with ``stream: true`` -> SSE ``chat.completion.chunk``s,
-  ``data: [DONE]``
+  ``data: [DONE]``. With ``tool_calls=[(name, arguments), ...]`` the answer to a user message
+  is those function calls (streamed ``delta.tool_calls``, ``finish_reason: "tool_calls"``,
+  only tools the request offers); the answer to the tool results is ``reply`` with
+  ``{name}`` replaced by that tool's output (kept in ``tool_outputs``).
 - ``POST /v1/audio/speech`` (``stream_format: "sse"``) -> SSE ``speech.audio.delta`` (base64
   audio in ``response_format``) then ``speech.audio.done``
 - ``GET /v1/realtime?model=...`` WebSocket: sends ``session.created``, records client events
-  (``session.update`` ...), answers ``session.update`` with ``session.updated``.
+  (``session.update`` ...), answers ``session.update`` with ``session.updated``,
+  ``conversation.item.create`` with ``conversation.item.added``, and ``response.create``
+  with a response: the first one that can make the scripted ``tool_calls`` (tools of the
+  session) is those function calls (``response.output_item.added``/``.done``), every
+  other one is empty; ``response.done`` ends each.
 """
 
 from __future__ import annotations
@@ -34,12 +41,16 @@ def tone_pcm(seconds: float, rate: int = 24000, freq: float = 440.0) -> bytes:
 
 class OpenAIStandin(StandinServer):
     def __init__(self, *, api_key: str = "sk-test", transcript: str = "what time is it",
-                 reply: str = "It is noon. Anything else?", speech_seconds: float = 0.5) -> None:
+                 reply: str = "It is noon. Anything else?", speech_seconds: float = 0.5,
+                 tool_calls: list[tuple[str, dict[str, Any]]] | None = None) -> None:
         super().__init__()
         self.api_key = api_key
         self.transcript, self.reply, self.speech_seconds = transcript, reply, speech_seconds
+        self.tool_calls = list(tool_calls or [])
+        self.tool_outputs: dict[str, str] = {}
         self.realtime_events: list[dict[str, Any]] = []
         self.realtime_update = asyncio.Event()
+        self._realtime_called = False
         r = self.app.router
         r.add_get("/v1/models", self._models)
         r.add_post("/v1/audio/transcriptions", self._transcriptions)
@@ -95,8 +106,20 @@ class OpenAIStandin(StandinServer):
                            {"index": 0, "delta": delta, "finish_reason": finish}]}
             await resp.write(f"data: {json.dumps(payload)}\n\n".encode())
 
+        messages = body.get("messages") or []
+        offered = {t.get("function", {}).get("name") for t in body.get("tools") or []}
+        calls = [(n, a) for n, a in self.tool_calls if n in offered]
+        if calls and messages and messages[-1].get("role") == "user":
+            await self._stream_tool_calls(chunk, calls)
+            await resp.write(b"data: [DONE]\n\n")
+            await resp.write_eof()
+            return resp
+        reply = self.reply
+        if messages and messages[-1].get("role") == "tool":
+            self.tool_outputs.update(_tool_outputs(messages))
+            reply = reply.format(**self.tool_outputs) if self.tool_outputs else reply
         await chunk({"role": "assistant", "content": ""})
-        words = self.reply.split(" ")
+        words = reply.split(" ")
         for i, word in enumerate(words):
             await chunk({"content": word if i == len(words) - 1 else word + " "})
         await chunk({}, "stop")
@@ -108,6 +131,21 @@ class OpenAIStandin(StandinServer):
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
         return resp
+
+    @staticmethod
+    async def _stream_tool_calls(chunk: Any, calls: list[tuple[str, dict[str, Any]]]) -> None:
+        """Function calls as OpenAI streams them: id and name first, arguments in pieces."""
+        await chunk({"role": "assistant", "content": None})
+        for index, (name, arguments) in enumerate(calls):
+            call_id = "call_" + uuid.uuid4().hex[:12]
+            await chunk({"tool_calls": [{"index": index, "id": call_id, "type": "function",
+                                         "function": {"name": name, "arguments": ""}}]})
+            text = json.dumps(arguments)
+            half = len(text) // 2
+            for piece in (text[:half], text[half:]):
+                await chunk({"tool_calls": [{"index": index,
+                                             "function": {"arguments": piece}}]})
+        await chunk({}, "tool_calls")
 
     async def _speech(self, request: web.Request) -> web.StreamResponse:
         call = await self.record(request)
@@ -151,7 +189,47 @@ class OpenAIStandin(StandinServer):
                 await ws.send_json({"type": "session.updated", "event_id": "ev_u",
                                     "session": session})
                 self.realtime_update.set()
+            elif event.get("type") == "conversation.item.create":
+                item = {"object": "realtime.item", "status": "completed", **event["item"]}
+                await ws.send_json({"type": "conversation.item.added", "event_id": "ev_i",
+                                    "previous_item_id": None, "item": item})
+            elif event.get("type") == "response.create":
+                await self._realtime_response(ws, event, session)
         return ws
+
+    async def _realtime_response(self, ws: web.WebSocketResponse, event: dict[str, Any],
+                                 session: dict[str, Any]) -> None:
+        number = sum(e.get("type") == "response.create" for e in self.realtime_events)
+        rid = f"resp_{number}"
+        base = {"id": rid, "object": "realtime.response",
+                "metadata": (event.get("response") or {}).get("metadata")}
+        await ws.send_json({"type": "response.created", "event_id": f"ev_rc{number}",
+                            "response": {**base, "status": "in_progress", "output": []}})
+        offered = {t.get("name") for t in session.get("tools") or []}
+        calls = [] if self._realtime_called else \
+            [(n, a) for n, a in self.tool_calls if n in offered]
+        self._realtime_called = self._realtime_called or bool(calls)
+        output = []
+        for index, (name, arguments) in enumerate(calls):
+            item = {"id": f"item_{number}_{index}", "object": "realtime.item",
+                    "type": "function_call", "status": "in_progress", "name": name,
+                    "call_id": f"call_{number}_{index}", "arguments": ""}
+            await ws.send_json({"type": "response.output_item.added", "event_id": "ev_oa",
+                                "response_id": rid, "output_index": index, "item": item})
+            item = {**item, "status": "completed", "arguments": json.dumps(arguments)}
+            await ws.send_json({"type": "response.output_item.done", "event_id": "ev_od",
+                                "response_id": rid, "output_index": index, "item": item})
+            output.append(item)
+        await ws.send_json({"type": "response.done", "event_id": f"ev_rd{number}",
+                            "response": {**base, "status": "completed", "output": output}})
+
+
+def _tool_outputs(messages: list[dict[str, Any]]) -> dict[str, str]:
+    """Tool name -> output content, from the assistant's calls and the tool messages."""
+    names = {call["id"]: call["function"]["name"] for m in messages
+             if m.get("role") == "assistant" for call in m.get("tool_calls") or []}
+    return {names.get(m.get("tool_call_id"), "?"): str(m.get("content"))
+            for m in messages if m.get("role") == "tool"}
 
 
 def _call(request: web.Request, fields: dict[str, Any]) -> Any:

@@ -45,6 +45,12 @@ FaceOptArg = Annotated[list[str], typer.Option(
     "(repeatable).", metavar="KEY=VALUE")]
 FallbackArg = Annotated[list[str] | None, typer.Option(
     "--fallback", help="Faces to try if the face fails, in order (repeatable or a,b).")]
+AgentArg = Annotated[str | None, typer.Option(
+    "--agent", help="Your own LiveKit Agent: package.module:Name (an Agent subclass or a "
+    "function returning one).", metavar="MODULE:NAME")]
+FaceToolsArg = Annotated[bool | None, typer.Option(
+    "--face-tools/--no-face-tools", help="Give the agent set_emotion/set_background tools "
+    "when the face supports them (default: on).", show_default=False)]
 ConfigArg = Annotated[Path | None, typer.Option(
     "--config", "-c", help="Path to avatarkit.toml (default: ./avatarkit.toml if present).")]
 HostArg = Annotated[str, typer.Option(
@@ -68,6 +74,8 @@ class PartFlags:
     brain_opt: tuple[str, ...] = ()
     face_opt: tuple[str, ...] = ()
     fallback: tuple[str, ...] | None = None
+    agent: str | None = None
+    face_tools: bool | None = None
     config: Path | None = None
 
     def settings(self) -> AvatarkitConfig:
@@ -76,7 +84,8 @@ class PartFlags:
 
         return load_config(path=self.config, brain=self.brain, face=self.face,
                            fallback=self.fallback, brain_opts=self.brain_opt,
-                           face_opts=self.face_opt)
+                           face_opts=self.face_opt, agent=self.agent,
+                           face_tools=self.face_tools)
 
 
 _PART_FLAGS = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
@@ -84,12 +93,14 @@ _PART_FLAGS = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=d
                for name, annotation, default in (
                    ("brain", BrainArg, None), ("face", FaceArg, None),
                    ("brain_opt", BrainOptArg, []), ("face_opt", FaceOptArg, []),
-                   ("fallback", FallbackArg, None), ("config", ConfigArg, None))]
+                   ("fallback", FallbackArg, None), ("agent", AgentArg, None),
+                   ("face_tools", FaceToolsArg, None), ("config", ConfigArg, None))]
 
 
 def picks_parts(command: Callable[..., None]) -> Callable[..., None]:
     """Give ``command`` the flags that pick the parts (``--brain``, ``--face``,
-    ``--brain-opt``, ``--face-opt``, ``--fallback``, ``--config``; first in its help): it is
+    ``--brain-opt``, ``--face-opt``, ``--fallback``, ``--agent``, ``--face-tools``,
+    ``--config``; first in its help): it is
     called with them as ``parts``, a :class:`PartFlags`."""
     own = inspect.signature(command, eval_str=True)
     rest = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)

@@ -72,6 +72,7 @@ class LocalFace(Face):
     env: ClassVar[tuple[str, ...]] = ()
     emotions: ClassVar[tuple[str, ...]] = EMOTIONS
     supports_background: ClassVar[bool] = True
+    backgrounds: ClassVar[tuple[str, ...]] = ("original", "studio", "office", "sunset", "night")
     load_cost: ClassVar[float] = _load_cost()
 
     class Options(PartOptions):
@@ -297,6 +298,10 @@ class LocalFace(Face):
             await self._generator.set_background(spec)
         self._background = background if spec.kind != "original" else "original"
 
+    def shown(self) -> dict[str, Any]:
+        return {"emotion": self._emotion[0], "intensity": self._emotion[1],
+                "background": self._background}
+
     def control_state(self) -> dict[str, Any]:
         """What ``GET /state`` of the control API returns."""
         o = self.options
@@ -307,7 +312,7 @@ class LocalFace(Face):
             "background": self._background,
             "video": {"width": o.width, "height": o.height, "fps": o.fps},
             "capabilities": {**self.capabilities(), "emotions": list(EMOTIONS),
-                             "backgrounds": ["original", "studio", "office", "sunset", "night",
+                             "backgrounds": [*self.backgrounds,
                                              "#RRGGBB", "<colour name>", "<image path>"]},
         }
 

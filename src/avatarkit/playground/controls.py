@@ -51,7 +51,7 @@ def background_choices(face: Any) -> list[str]:
     if not caps.get("background"):
         return []
     names = caps.get("backgrounds")
-    if names is None:
+    if not names:
         state = getattr(face, "control_state", None)
         try:
             names = state()["capabilities"]["backgrounds"] if callable(state) else []

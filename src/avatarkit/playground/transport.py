@@ -23,6 +23,7 @@ import uuid
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from ..emotions import FACE_TOOLS
 from ..errors import AvatarkitError, describe
 from ..report import TURN_STAGES, SessionReport, TurnCollector, TurnRecord
 from ..transports.base import MediaSink, Transport
@@ -72,6 +73,7 @@ class PlaygroundTransport(Transport):
         self.input = BrowserAudioInput(on_speech_end=self._speech_ended)
         self._output: Any = None  # PacedAudioOutput, for audio-only faces
         self.face: Face | None = None
+        self.session: AgentSession | None = None
         self.agent_state = "initializing"
         self.video = False
         self.end_reason: str | None = None
@@ -159,12 +161,14 @@ class PlaygroundTransport(Transport):
         session.on("user_input_transcribed", lambda ev: self.send(
             {"type": "user_transcript", "text": ev.transcript, "final": ev.is_final}))
         session.on("conversation_item_added", self._on_item)
+        session.on("function_tools_executed", self._on_tools)
         session.on("error", lambda ev: self.send(
             {"type": "warning", "message": describe(getattr(ev, "error", ev))}))
         session.on("close", lambda ev: self.close("session closed"))
 
     async def on_started(self, session: AgentSession, face: Face) -> None:
         """The composer's ``on_started``: the session runs and ``face`` is attached."""
+        self.session = session
         self.face = face
         self.video = self._output is None  # an audio-only face took the audio output
         # the page shows each turn as it completes (the composer keeps its own report)
@@ -175,6 +179,7 @@ class PlaygroundTransport(Transport):
             "face": face.name, "requested_face": self.requested_face or face.name,
             "video": self.video,
             "capabilities": {**face.capabilities(), "backgrounds": background_choices(face)},
+            "shown": face.shown(),
             "stages": [[label, key] for label, key in TURN_STAGES],
         })
 
@@ -292,7 +297,16 @@ class PlaygroundTransport(Transport):
             self.send({"type": "control", "ok": False, "error": f"unknown message {kind!r}"})
 
     async def _control(self, data: dict[str, Any]) -> None:
-        self.send(await apply_control(self.face, data))
+        reply = await apply_control(self.face, data)
+        self.send(reply)
+        if reply.get("ok") and self.face is not None:
+            self.send({"type": "face_state", "by": "page", **self.face.shown()})
+
+    def _on_tools(self, ev: Any) -> None:
+        """The agent changed the face with its tools: show the page what it shows now."""
+        if self.face is not None and any(
+                call.name in FACE_TOOLS for call in getattr(ev, "function_calls", [])):
+            self.send({"type": "face_state", "by": "agent", **self.face.shown()})
 
     # -- status ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

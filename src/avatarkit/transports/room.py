@@ -13,12 +13,17 @@ if TYPE_CHECKING:
 
 
 class RoomTransport(Transport):
-    """A connected LiveKit room of a worker job (production)."""
+    """A connected LiveKit room: a worker job's (``RoomTransport(ctx)``, production) or any
+    room the caller connected (``RoomTransport(room=room)``, :func:`avatarkit.attach`)."""
 
     name = "livekit"
 
-    def __init__(self, ctx: JobContext) -> None:
-        self._ctx = ctx
+    def __init__(self, ctx: JobContext | None = None, *, room: rtc.Room | None = None) -> None:
+        if room is None:
+            if ctx is None:
+                raise TypeError("RoomTransport needs a job context or a room")
+            room = ctx.room
+        self._room = room
         self._fallback: Any = None
         self._fallback_start: asyncio.Task[None] | None = None
 
@@ -27,7 +32,7 @@ class RoomTransport(Transport):
         from ..lk_private import participant_audio_output
 
         if self._fallback is None:
-            self._fallback, self._fallback_start = participant_audio_output(self._ctx.room)
+            self._fallback, self._fallback_start = participant_audio_output(self._room)
         return self._fallback
 
     async def aclose(self) -> None:
@@ -41,19 +46,19 @@ class RoomTransport(Transport):
 
     @property
     def room(self) -> rtc.Room:
-        return self._ctx.room
+        return self._room
 
     def start_kwargs(self, session: AgentSession) -> dict[str, Any]:
         from livekit.agents import room_io
 
         # A face that installed its own audio output (an avatar) replaces RoomIO's track.
         options = room_io.RoomOptions(audio_output=session.output.audio is None)
-        return {"room": self._ctx.room, "room_options": options}
+        return {"room": self._room, "room_options": options}
 
     async def wait_done(self, session: AgentSession) -> None:
         done = asyncio.Event()
         session.on("close", lambda _ev: done.set())
-        self._ctx.room.on("disconnected", lambda *_a: done.set())
-        if not self._ctx.room.isconnected():
+        self._room.on("disconnected", lambda *_a: done.set())
+        if not self._room.isconnected():
             return
         await done.wait()

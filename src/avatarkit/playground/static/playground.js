@@ -11,7 +11,7 @@
   const stats = {
     connectedAt: null, firstFrameAt: null, frames: 0, lastFrameAt: null,
     micPeak: 0, remotePeak: 0, speechEnds: [], replies: [], turns: [], messages: [],
-    controls: [], events: [], ready: null, ended: null,
+    controls: [], events: [], ready: null, ended: null, faceStates: [],
   };
   let pc = null, dc = null, mic = null, remote = null, audioCtx = null, meterTimer = null;
   let connectTimer = null, hasVideo = true, stages = [], userLi = null, pending = null;
@@ -57,6 +57,17 @@
     select.hidden = choices.length === 0;
     $("controls").hidden = emotions.length === 0 && !bg;
   }
+  // what the face shows now; `by` is "agent" (its set_emotion/set_background tools) or "page"
+  function showFaceState(state, by) {
+    if (!state.emotion && !state.background) { $("face-shown").textContent = ""; return; }
+    const parts = [];
+    if (state.emotion) parts.push("emotion: " + state.emotion);
+    if (state.background) parts.push("background: " + state.background);
+    $("face-shown").textContent = "Showing " + parts.join(", ") +
+      (by === "agent" ? " (set by the agent)" : by === "page" ? " (set here)" : "");
+    $("emotions").querySelectorAll("button").forEach(
+      (b) => b.classList.toggle("active", b.dataset.emotion === state.emotion));
+  }
   $("background").addEventListener("change", (e) => send({ type: "background", value: e.target.value }));
   $("background-color").addEventListener("change", (e) => send({ type: "background", value: e.target.value }));
   $("mute").addEventListener("change", (e) => {
@@ -78,6 +89,7 @@
         stages = msg.stages || [];
         $("info").textContent = "brain: " + msg.brain + " - face: " + msg.face;
         setupControls(msg.capabilities);
+        showFaceState(msg.shown || {}, null);
         if (!hasVideo) setPlaceholder("Audio only: the '" + msg.face + "' face has no video.");
         notice(msg.requested_face && msg.requested_face !== msg.face
           ? "The '" + msg.requested_face + "' face could not start (see the server's log); " +
@@ -118,6 +130,10 @@
       case "control":
         stats.controls.push(msg);
         if (!msg.ok) notice("Control refused: " + msg.error);
+        break;
+      case "face_state":
+        stats.faceStates.push(msg);
+        showFaceState(msg, msg.by);
         break;
       case "warning": notice("Warning: " + msg.message); break;
       case "error": showError("The session failed: " + msg.message); break;
