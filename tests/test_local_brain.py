@@ -121,11 +121,17 @@ async def test_build_returns_real_components(brain: LocalBrain) -> None:
     from livekit.plugins import openai
 
     parts = brain.build()
-    assert isinstance(parts.stt, WhisperSTT) and not parts.stt.capabilities.streaming
+    # fast turns: whisper streams (it transcribes from the first silence, with the VAD)
+    assert isinstance(parts.stt, WhisperSTT) and parts.stt.capabilities.streaming
     assert isinstance(parts.tts, PiperTTS) and parts.tts.sample_rate == 22050
     assert isinstance(parts.vad, lk_vad.VAD)
     assert isinstance(parts.llm, openai.LLM) and parts.llm.model == "smollm2"
-    assert parts.session_options == {"turn_handling": turn_handling()}
+    assert parts.session_options == {"turn_handling": turn_handling(brain.options.min_silence)}
+    handling = parts.session_options["turn_handling"]
+    assert handling["endpointing"]["min_delay"] == brain.options.min_silence
+    slow = LocalBrain({"fast_turns": False}).build()
+    assert not slow.stt.capabilities.streaming
+    assert slow.session_options == {"turn_handling": turn_handling()}
     assert parts.vad is brain.build().vad  # one VAD per process
     server = llama_server.shared_server()
     assert server.ready and server.base_url in str(parts.llm._client.base_url)
