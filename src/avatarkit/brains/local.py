@@ -77,7 +77,8 @@ class LocalBrain(Brain):
         fast_turns: bool = Field(
             True, description="end turns sooner: whisper starts at the first silence (not "
             "after min_silence), no end-of-turn wait beyond min_silence, TTS may start "
-            "before the turn is confirmed; False = LiveKit's defaults")
+            "before the turn is confirmed and speaks the reply's first clause on its own; "
+            "False = LiveKit's defaults")
         stt_window: float = Field(
             30.0, ge=15.0, le=30.0, description="whisper's encoder window in seconds for "
             "turns that fit: 15 transcribes ~3x faster but mishears a little more often "
@@ -190,6 +191,13 @@ class LocalBrain(Brain):
                          window=opts.stt_window)
         tts = create_tts(opts.tts, opts.voice)
         self._owned += [llm, stt, tts]
+        if opts.fast_turns:  # the reply's first words are spoken before its first sentence ends
+            from livekit.agents import tts as lk_tts
+
+            from ..engines.first_chunk import FirstChunkTokenizer
+
+            tts = lk_tts.StreamAdapter(tts=tts, sentence_tokenizer=FirstChunkTokenizer())
+            self._owned.append(tts)
         return BrainParts(
             llm=llm,
             stt=stt,
