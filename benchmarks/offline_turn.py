@@ -6,8 +6,9 @@ code in alternating rounds, so both see the same machine load:
 
 - ``before``: ``fast_turns=false`` (LiveKit's defaults: whisper runs after the VAD's
   silence window on its 30 s window, 0.5 s endpointing delay, no preemptive TTS);
-- ``after``: the defaults (whisper from the first silence on a 15 s window, see
-  docs/performance.md).
+- ``after``: the defaults (whisper from the first silence, no extra endpointing wait,
+  preemptive TTS, a short first TTS chunk: see docs/performance.md);
+- ``after-15s``: the defaults plus the opt-in 15 s whisper window (``stt_window=15``).
 
 It prints each stage's median per configuration and their ratio, the load average, and
 writes ``benchmarks/results/offline_turn-<label>.json``; ``--chart`` draws the per-stage
@@ -39,7 +40,7 @@ QUESTIONS = [
     "Which ocean is the largest?",
     "What do bees make?",
 ]
-CONFIGS = {"before": ["fast_turns=false"], "after": []}
+CONFIGS = {"before": ["fast_turns=false"], "after": [], "after-15s": ["stt_window=15"]}
 RESULTS = Path(__file__).resolve().parent / "results"
 MEASURED = "measured at the output"
 
@@ -80,14 +81,14 @@ def print_side_by_side(results: dict[str, dict[str, Any]]) -> None:
     names = list(results)
     labels = list(next(iter(results.values()))["median"])
     header = f"{'stage (median s)':<36}" + "".join(f"{n:>10}" for n in names)
-    if len(names) == 2:
-        header += f"{'after/before':>14}"
+    ratios = [n for n in names[1:]] if names[0] == "before" else []
+    header += "".join(f"{n + '/before':>18}" for n in ratios)
     print(header)
     for label in labels:
         values = [results[n]["median"].get(label) for n in names]
         row = f"{label:<36}" + "".join(f"{'-' if v is None else f'{v:.3f}':>10}" for v in values)
-        if len(values) == 2 and values[0] and values[1] is not None:
-            row += f"{values[1] / values[0]:>13.2f}x"
+        for v in values[1:] if ratios else ():
+            row += f"{v / values[0]:>17.2f}x" if values[0] and v is not None else f"{'-':>18}"
         print(row)
     for n in names:
         print(f"{n}: {results[n]['turns']} turns, load avg {results[n]['load']}, heard: "
@@ -96,35 +97,24 @@ def print_side_by_side(results: dict[str, dict[str, Any]]) -> None:
 
 def chart(path: Path, files: list[Path]) -> None:
     """Grouped bars: per-stage median of each results file (its label in the legend)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from chart import bar_chart
 
     data = [json.loads(f.read_text()) for f in files]
-    labels = [k for k in data[0]["median"] if k != MEASURED]
-    fig, ax = plt.subplots(figsize=(10, 4.8))
-    width = 0.8 / len(data)
-    for i, result in enumerate(data):
-        values = [result["median"].get(k) or 0.0 for k in labels]
-        xs = [j + (i - (len(data) - 1) / 2) * width for j in range(len(labels))]
-        bars = ax.bar(xs, values, width, label=result["label"])
-        ax.bar_label(bars, fmt="%.2f", fontsize=7)
-    ax.set_xticks(range(len(labels)), [k.replace(" -> ", "\n-> ") for k in labels], fontsize=8)
-    ax.set_ylabel("seconds (median)")
-    ax.axhline(1.0, color="grey", linestyle=":", linewidth=1)
-    ax.set_title("avatarkit demo: per-stage turn latency (local brain + local face, 2 cores)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    print(f"wrote {path}")
+    stages = [k for k in data[0]["median"] if k != MEASURED]
+    used = bar_chart(path, "avatarkit demo: per-stage turn latency, local brain + local face, "
+                     "2 shared cores (dotted: the 1.0 s target)", stages,
+                     {d["label"]: [d["median"].get(k) or 0.0 for k in stages] for d in data},
+                     line=1.0)
+    print(f"wrote {path} ({used})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--turns", type=int, default=5, help="questions per session")
     parser.add_argument("--rounds", type=int, default=1, help="sessions per configuration")
-    parser.add_argument("--only", choices=list(CONFIGS), action="append")
+    parser.add_argument("--only", choices=list(CONFIGS), action="append",
+                        help="run only these configurations (default: all)")
     parser.add_argument("--label", default=None, help="results file suffix (default: config)")
     parser.add_argument("--brain", default="local")
     parser.add_argument("--face", default="local")
