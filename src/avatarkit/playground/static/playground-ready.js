@@ -17,6 +17,7 @@
       (done.length ? done.map((d) => d.what + " (" + d.outcome + ")").join(", ") : "starting") +
       (loading.length ? "; loading " + loading.join(", ") + "..." : "...");
     box.hidden = false;
+    $("placeholder").textContent = "The avatar is getting ready...";
   }
 
   async function poll() {
@@ -31,6 +32,9 @@
       state.readyAt = Date.now();
       $("getting-ready").hidden = true;
       $("start").disabled = false;
+      if ($("placeholder").textContent === "The avatar is getting ready...") {
+        $("placeholder").textContent = "Press Start and allow the microphone, then speak.";
+      }
       return;
     }
     if (st && st.error) {
