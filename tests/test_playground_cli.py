@@ -9,9 +9,9 @@ import os
 import re
 import signal
 import subprocess
-import urllib.request
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
