@@ -30,6 +30,10 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
 sys.addaudithook(_audit)  # hooks cannot be removed: this one only records while armed
 
 
+PROVIDER_VARS = ("AVATARKIT_", "LIVEKIT_", "OPENAI_", "DEEPGRAM_", "CARTESIA_", "LIVEAVATAR_")
+"""Environment prefixes the ``cli`` fixture clears (providers' keys, avatarkit settings)."""
+
+
 @dataclass
 class CliResult:
     """What one command did: ``returncode``, ``stdout``, ``stderr``, and the network
@@ -58,3 +62,11 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> CliResult:
     code = exit_info.value.code
     code = 0 if code is None else code if isinstance(code, int) else 1
     return CliResult(code, out, err, network)
+
+
+def assert_usage_error(result: CliResult, *needles: str) -> None:
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert not result.network, result.network  # refused before any connection
+    for needle in needles:
+        assert needle in result.stderr, result.stderr

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import local_extra
+from cli_runner import PROVIDER_VARS, CliResult, run_cli
 from livekit_server import LiveKitServer, start_livekit_server
 from livekit_server import find_binary as find_livekit_server
 from room_worker import LOCAL_AGENT, LOCAL_FACE_OPTS, WorkerProcess
@@ -65,7 +66,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No provider or LiveKit credentials, no avatarkit settings, no avatarkit.toml."""
     for var in list(os.environ):
         if var.startswith(("AVATARKIT_", "LIVEKIT_", "OPENAI_", "DEEPGRAM_", "CARTESIA_",
-                           "LIVEAVATAR_")):
+                           "LIVEAVATAR_", "ELEVEN_")):
             monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
 
@@ -110,3 +111,23 @@ def local_worker(livekit_server: LiveKitServer,
         out = worker.output()
         assert "Traceback" not in out, out[-4000:]
         assert code == 0, out[-3000:]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+        ) -> Callable[..., CliResult]:
+    """``cli(*args, env=..., cwd=...)``: ``avatarkit ARGS`` in-process with no provider or
+    avatarkit settings but ``env``, in ``cwd``."""
+
+    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+            ) -> CliResult:
+        with monkeypatch.context() as m:
+            for var in [v for v in os.environ if v.startswith(PROVIDER_VARS)]:
+                m.delenv(var)
+            for var, value in (env or {}).items():
+                m.setenv(var, value)
+            if cwd is not None:
+                m.chdir(cwd)
+            return run_cli(capsys, *args)
+
+    return run

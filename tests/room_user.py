@@ -65,11 +65,13 @@ class RoomUser:
     room_name: str
     identity: str = "user"
     agent_name: str | None = None  # explicit dispatch through the join token
+    join_token: str | None = None  # a token from elsewhere (a token endpoint) instead
     room: rtc.Room = field(default_factory=rtc.Room)
     frames: list[tuple[float, np.ndarray, tuple[int, int]]] = field(default_factory=list)
     levels: list[tuple[float, float]] = field(default_factory=list)
     transcripts: list[Transcript] = field(default_factory=list)
     video_size: tuple[int, int] | None = None
+    corner: np.ndarray | None = None  # mean RGB of the latest agent frame's top-left corner
     received: dict[str, Received] = field(default_factory=dict)  # by participant identity
     _source: rtc.AudioSource | None = None
     _pending: list[Any] = field(default_factory=list)  # sample arrays and "done" futures
@@ -78,6 +80,8 @@ class RoomUser:
     _agent_audio: asyncio.Event = field(default_factory=asyncio.Event)
 
     def token(self) -> str:
+        if self.join_token is not None:
+            return self.join_token
         token = (api.AccessToken(self.server.api_key, self.server.api_secret)
                  .with_identity(self.identity)
                  .with_grants(api.VideoGrants(room_join=True, room=self.room_name)))
@@ -176,6 +180,7 @@ class RoomUser:
                 frame = event.frame
                 self.video_size = (frame.width, frame.height)
                 self.frames.append((now, mouth_patch(frame), self.video_size))
+                self.corner = corner_colour(frame)
                 self._agent_video.set()
 
     async def _record_audio(self, track: rtc.Track, got: Received, agent: bool) -> None:
@@ -237,6 +242,12 @@ class RoomUser:
     def first_mouth_move(self, since: float, threshold: float) -> float | None:
         """Arrival time of the first frame after ``since`` whose mouth patch moved."""
         return next((t for t, change in self._changes(since) if change > threshold), None)
+
+
+def corner_colour(frame: rtc.VideoFrame) -> np.ndarray:
+    """Mean RGB of the top-left 1/8 x 1/8 of an RGBA frame (the backdrop, not the face)."""
+    rgba = np.frombuffer(frame.data, np.uint8).reshape(frame.height, frame.width, 4)
+    return rgba[: frame.height // 8, : frame.width // 8, :3].reshape(-1, 3).mean(axis=0)
 
 
 def mouth_patch(frame: rtc.VideoFrame) -> np.ndarray:

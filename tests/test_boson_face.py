@@ -242,7 +242,7 @@ class SilentFace(AvatarSessionFace):
     name = "silent"
     provider = "Silent"
 
-    def build_avatar(self) -> Any:
+    def build_avatar(self, identity: str | None = None) -> Any:
         return _LogsAndReturns()
 
 

@@ -10,43 +10,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from cli_runner import CliResult, run_cli
-
-PROVIDER_VARS = ("AVATARKIT_", "LIVEKIT_", "OPENAI_", "DEEPGRAM_", "CARTESIA_", "LIVEAVATAR_")
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-        ) -> Callable[..., CliResult]:
-    """``cli(*args, env=..., cwd=...)``: ``avatarkit ARGS`` in-process with no provider or
-    avatarkit settings but ``env``, in ``cwd``."""
-
-    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-            ) -> CliResult:
-        with monkeypatch.context() as m:
-            for var in [v for v in os.environ if v.startswith(PROVIDER_VARS)]:
-                m.delenv(var)
-            for var, value in (env or {}).items():
-                m.setenv(var, value)
-            if cwd is not None:
-                m.chdir(cwd)
-            return run_cli(capsys, *args)
-
-    return run
-
-
-def assert_usage_error(result: CliResult, *needles: str) -> None:
-    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    assert not result.network, result.network  # refused before any connection
-    for needle in needles:
-        assert needle in result.stderr, result.stderr
-
+from cli_runner import PROVIDER_VARS, assert_usage_error
 
 # Runs usage errors in a fresh interpreter with an audit hook that reports every socket
 # connection attempt (nothing imported or cached by other tests).

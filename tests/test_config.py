@@ -78,13 +78,14 @@ def test_missing_config_file(tmp_path: Path) -> None:
 
 @pytest.mark.local_extra
 @pytest.mark.parametrize("name", ["avatarkit.offline.toml", "avatarkit.cloud.toml",
-                                  "avatarkit.vllm.toml"])
+                                  "avatarkit.vllm.toml", "interview/avatarkit.toml"])
 def test_example_configs_validate(name: str) -> None:
     from avatarkit.composer import make_plan
 
     path = Path(__file__).resolve().parents[1] / "examples" / name
     environ = {var: "x" for var in (
-        "OPENAI_API_KEY", "DEEPGRAM_API_KEY", "CARTESIA_API_KEY", "LIVEAVATAR_API_KEY",
+        "OPENAI_API_KEY", "DEEPGRAM_API_KEY", "CARTESIA_API_KEY", "ELEVEN_API_KEY",
+        "LIVEAVATAR_API_KEY",
         "LIVEAVATAR_AVATAR_ID", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")}
     environ["LIVEKIT_URL"] = "wss://example.livekit.cloud"
     plan = make_plan(load_config(path=path, environ=environ), environ=environ)

@@ -119,7 +119,11 @@ async def test_standin_heygen_audio_flows_and_session_stopped_once() -> None:
         assert room.listener_count() == 0
 
 
-async def test_standin_heygen_join_timeout_then_aclose_stops_session() -> None:
+async def test_standin_heygen_join_timeout_then_aclose_stops_session(monkeypatch) -> None:
+    from avatarkit.faces import avatar_session
+
+    # an avatar that never joined is still watched for (and removed) a while after close
+    monkeypatch.setattr(avatar_session, "LATE_JOIN_S", 0.2)
     room = StandinRoom()  # nobody ever joins
     async with LiveAvatarStandin() as la:
         face = make_face(la, join_timeout=0.3)
@@ -129,6 +133,8 @@ async def test_standin_heygen_join_timeout_then_aclose_stops_session() -> None:
         await face.aclose()
         assert len(la.stop_calls()) == 1
         assert [s["state"] for s in la.sessions.values()] == ["stopped"]
+        assert room.listener_count() == 1  # the late-join watch
+        await asyncio.sleep(0.3)
         assert room.listener_count() == 0
 
 

@@ -38,10 +38,11 @@ LAYER_OF: dict[str, str] = {
     "avatarkit.errors": "base", "avatarkit.redact": "base", "avatarkit.part": "base",
     "avatarkit.hookspecs": "base", "avatarkit.emotions": "base", "avatarkit.media": "base",
     "avatarkit.report": "base", "avatarkit.progress": "base", "avatarkit.tables": "base",
-    "avatarkit.lk_private": "base",
+    "avatarkit.lk_private": "base", "avatarkit.catalog": "base",
     "avatarkit.config": "config", "avatarkit.config_sources": "config",
     # the two part interfaces and the transport interface
     "avatarkit.brain": "interfaces", "avatarkit.face": "interfaces",
+    "avatarkit.speech": "interfaces",
     "avatarkit.transports.base": "interfaces",
     # what runs on this machine, knowing nothing of parts or transports
     "avatarkit.engines": "engines", "avatarkit.render": "engines",

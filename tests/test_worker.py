@@ -112,6 +112,41 @@ def test_job_setup_and_entrypoint_pickle_for_job_processes(clean_env) -> None:
     assert setup.plan == plan
 
 
+@pytest.mark.parametrize(("dev", "measure_cpu", "expected"), [
+    (True, None, 0.0),   # --dev on a busy host: livekit-server still dispatches to it
+    (False, None, 1.0),  # production: the host's CPU counts
+    (True, "1", 1.0),    # asked for explicitly
+])
+def test_dev_mode_leaves_the_busy_hosts_cpu_out_of_the_load(
+        clean_env, monkeypatch: pytest.MonkeyPatch, dev: bool, measure_cpu: str | None,
+        expected: float) -> None:
+    """livekit-server skips a worker reporting more than its ``agents.target_load`` (0.7),
+    whatever the worker's own threshold: under ``run --dev`` (threshold inf) the host's CPU
+    is left out unless ``measure_cpu`` is set."""
+    from avatarkit.composer import make_plan
+    from avatarkit.config import load_config
+    from avatarkit.worker import server as worker
+
+    class BusyHost:
+        def value(self) -> float:
+            return 1.0
+
+    class NoSessions(SessionGate):
+        def count(self) -> int:  # the server is not running: no job process to ask
+            return 0
+
+    monkeypatch.setattr(worker, "CpuLoad", BusyHost)
+    monkeypatch.setattr(worker, "SessionGate", NoSessions)
+    environ = {"LIVEKIT_URL": "ws://127.0.0.1:9", "LIVEKIT_API_KEY": "k",
+               "LIVEKIT_API_SECRET": "s"}
+    if measure_cpu is not None:
+        environ["AVATARKIT_MEASURE_CPU"] = measure_cpu
+    plan = make_plan(load_config(environ=environ, brain="realtime", face="none",
+                                 brain_opts=["api_key=rt"]), environ=environ)
+    server = worker.build_server(plan, dev=dev)
+    assert server._load_fnc() == pytest.approx(expected)  # what LiveKit reports
+
+
 @pytest.mark.room
 def test_run_registers_with_a_real_server_and_stops_cleanly(
         livekit_server: LiveKitServer, tmp_path: Path) -> None:

@@ -197,7 +197,10 @@ def test_worker_with_the_offline_stack_in_a_real_livekit_room(livekit_server, wo
     # each job gets a fresh job process that prewarms (within LiveKit's init timeout) and
     # uses the worker's llama-server: a second process never starts one of its own
     for room in ("issue-7-a", "issue-7-b"):
-        joined = asyncio.run(_dispatch(livekit_server, room, INITIALIZE_TIMEOUT + 30))
+        try:
+            joined = asyncio.run(_dispatch(livekit_server, room, INITIALIZE_TIMEOUT + 30))
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{output.text[-4000:]}") from None
         print(f"agent joined {room} {joined:.1f} s after the room was created")
     time.sleep(1.0)
     assert _llama_pids(proc.pid) == llama, output.text

@@ -5,7 +5,7 @@ the agent's audio (24 kHz) on the ``lk.audio_stream`` byte stream and publishes 
 audio on the agent's behalf. The plugin ends the paid session itself
 (``DELETE /sessions/{id}``, also after a failed or cancelled start);
 :class:`~avatarkit.faces.avatar_session.AvatarSessionFace` adds the join deadline, failure
-detection and the avatar's removal on every exit path.
+detection, rotation and the avatar's removal on every exit path.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from avatarkit import hookimpl
-from avatarkit.faces.avatar_session import LIVEKIT_ENV, AvatarSessionFace, AvatarSessionOptions
+from avatarkit.faces.avatar_session import ApiOptions, AvatarSessionFace
 
 MAX_DURATION_S = 14_400  # the plugin refuses longer sessions
 
@@ -26,51 +26,29 @@ class BosonFace(AvatarSessionFace):
 
     name: ClassVar[str] = "boson"
     summary: ClassVar[str] = "Boson AI Higgs cloud avatar (joins the LiveKit room)."
-    env: ClassVar[tuple[str, ...]] = (
-        "BOSON_API_KEY", "BOSON_AVATAR_ID", "BOSON_AVATAR_API_URL", *LIVEKIT_ENV)
     provider: ClassVar[str] = "Boson"
     plugin_module: ClassVar[str] = "livekit.plugins.boson_avatar"
+    required: ClassVar[dict[str, str]] = {
+        "api_key": "BOSON_API_KEY", "avatar_id": "BOSON_AVATAR_ID",
+        "api_url": "BOSON_AVATAR_API_URL"}
     plugin_stops_session: ClassVar[bool] = True
+    stop_call: ClassVar[str] = "DELETE /sessions/{id} (the plugin's)"
     max_session_s: ClassVar[float | None] = MAX_DURATION_S
+    duration_option: ClassVar[str | None] = "max_duration_seconds"
 
-    class Options(AvatarSessionOptions):
-
+    class Options(ApiOptions):
         avatar_id: str | None = Field(default=None, description="Else BOSON_AVATAR_ID.")
-        api_key: SecretStr | None = Field(
-            default=None, description="Else BOSON_API_KEY (or BOSONAI_API_KEY).")
-        api_url: str | None = Field(
-            default=None, description="Avatar session service URL; else BOSON_AVATAR_API_URL.")
         width: int | None = Field(default=None, gt=0, description="Video width (with height).")
         height: int | None = Field(default=None, gt=0, description="Video height (with width).")
         max_duration_seconds: int | None = Field(
             default=None, gt=0, le=MAX_DURATION_S,
             description="The provider ends the session after this long.")
-        avatar_identity: str | None = Field(
-            default=None, description="The avatar's participant identity (boson-avatar-agent).")
-
-        @field_validator("api_url")
-        @classmethod
-        def _url(cls, value: str | None) -> str | None:
-            if value is not None and not value.startswith(("https://", "http://")):
-                raise ValueError("must be an http(s) URL (https unless on loopback)")
-            return value
 
         @model_validator(mode="after")
         def _size(self) -> BosonFace.Options:
             if (self.width is None) != (self.height is None):
                 raise ValueError("width and height go together")
             return self
-
-    options: Options
-
-    @classmethod
-    def required_env(cls, options: Any) -> tuple[str, ...]:
-        needed = [] if options.api_key is not None else ["BOSON_API_KEY"]
-        if not options.avatar_id:
-            needed.append("BOSON_AVATAR_ID")
-        if not options.api_url:
-            needed.append("BOSON_AVATAR_API_URL")
-        return (*needed, *LIVEKIT_ENV)
 
     @classmethod
     def check_usable(cls, options: Any, environ: Mapping[str, str] | None = None) -> None:
@@ -81,21 +59,6 @@ class BosonFace(AvatarSessionFace):
         if not environ.get("BOSON_API_KEY") and environ.get("BOSONAI_API_KEY"):
             environ = {**environ, "BOSON_API_KEY": environ["BOSONAI_API_KEY"]}
         super().check_usable(options, environ)
-
-    def build_avatar(self) -> Any:
-        from livekit.plugins import boson_avatar
-
-        o = self.options
-        kwargs: dict[str, Any] = {
-            key: value for key, value in (
-                ("avatar_id", o.avatar_id), ("api_url", o.api_url), ("width", o.width),
-                ("height", o.height), ("max_duration_seconds", o.max_duration_seconds),
-                ("avatar_participant_identity", o.avatar_identity),
-            ) if value is not None
-        }
-        if o.api_key is not None:
-            kwargs["api_key"] = o.api_key.get_secret_value()
-        return boson_avatar.AvatarSession(**kwargs)
 
 
 @hookimpl

@@ -66,6 +66,7 @@ def make_plan(
     packages or files needed).
     """
     registry = registry or Registry.load()
+    registry.activate_speech()  # the pipeline brain resolves its STT/LLM/TTS among these
     environ = os.environ if environ is None else environ
     # Names first, then options, then credentials: the most basic mistake is reported first.
     brain_cls = registry.brain(config.brain.name)

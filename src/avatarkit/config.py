@@ -13,7 +13,15 @@ from collections.abc import Collection, Iterable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .config_sources import (
@@ -29,7 +37,7 @@ from .config_sources import (
 )
 from .errors import ConfigError, clip
 from .part import format_validation_error
-from .redact import check_url, is_secret_name, mask_userinfo, redact_url
+from .redact import check_url, is_loopback, is_secret_name, mask_userinfo, redact_url
 
 __all__ = ["DEFAULT_CONFIG_FILE", "DEFAULT_INSTRUCTIONS", "AgentSettings", "AvatarkitConfig",
            "BrainSettings", "FaceSettings", "LiveKitSettings", "WorkerSettings", "load_config",
@@ -63,9 +71,26 @@ def _check_name(value: str) -> str:
 def _secret_options(options: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Wrap every option whose name says it is a credential in a ``SecretStr``, so a
     dump, a ``repr`` or a log line of the configuration never shows it."""
-    return {part: {key: SecretStr(value) if isinstance(value, str) and is_secret_name(key)
-                   else value for key, value in opts.items()}
-            for part, opts in options.items()}
+    return {part: _secret_values(opts) for part, opts in options.items()}
+
+
+def _secret_values(opts: Mapping[str, Any]) -> dict[str, Any]:
+    """``opts`` with credential-named values as ``SecretStr``, nested tables included (a
+    pipeline's ``tts_options = {api_key = ...}``)."""
+    return {key: SecretStr(value) if isinstance(value, str) and is_secret_name(key)
+            else _secret_values(value) if isinstance(value, Mapping) else value
+            for key, value in opts.items()}
+
+
+def _mask_nested(options: dict[str, Any], declared: Collection[str] = ()) -> None:
+    """Mask, in place, credential-named values (and ``declared`` ones) and URL userinfo."""
+    for key, value in options.items():
+        if isinstance(value, dict):
+            _mask_nested(value)
+        elif value is not None and (key in declared or is_secret_name(key)):
+            options[key] = MASK
+        elif isinstance(value, str):
+            options[key] = mask_userinfo(value)
 
 
 class AgentSettings(_Strict):
@@ -167,11 +192,28 @@ class WorkerSettings(_Strict):
     agent_name: str = Field(default="", description="Explicit dispatch name; '' = automatic.")
     load_threshold: float = Field(default=0.75, gt=0, le=1.0)
     max_sessions: int | None = Field(default=None, ge=1, description="Hard cap per worker.")
-    measure_cpu: bool = Field(
-        default=True, description="Count the host's measured CPU in the load; off = only "
-        "the declared session cost and max_sessions (hosts shared with other work).")
+    measure_cpu: bool | None = Field(
+        default=None, description="Count the host's measured CPU in the load; off = only "
+        "the declared session cost and max_sessions (hosts shared with other work); "
+        "unset = on, but off with `run --dev` (a busy laptop still gets jobs).")
     port: int = Field(default=8081, ge=0, le=65535,
                       description="Health/metrics HTTP port (0 = any free port).")
+    control_port: int | None = Field(
+        default=None, ge=0, le=65535, description="Serve the per-session control API "
+        "(GET /avatars...) on this port (0 = any free port); unset = off.")
+    control_host: str = Field(default="127.0.0.1", description="Interface of the control "
+                              "API; another than loopback needs control_token.")
+    control_token: SecretStr | None = Field(
+        default=None, description="Bearer token of the control API (else generated, logged).")
+
+    @model_validator(mode="after")
+    def _control_needs_token(self) -> WorkerSettings:
+        if self.control_port is not None and self.control_token is None \
+                and not is_loopback(self.control_host):
+            raise ValueError(
+                f"control_host={self.control_host!r} is not loopback: the control API "
+                "needs control_token there (AVATARKIT_CONTROL_TOKEN), or keep 127.0.0.1")
+        return self
 
 
 class AvatarkitConfig(BaseSettings):
@@ -215,12 +257,7 @@ class AvatarkitConfig(BaseSettings):
         secret_fields = secret_fields or {}
         for kind in ("brain", "face"):
             for part, options in data[kind]["options"].items():
-                declared = secret_fields.get((kind, part), ())
-                for key, value in options.items():
-                    if value is not None and (key in declared or is_secret_name(key)):
-                        options[key] = MASK
-                    elif isinstance(value, str):
-                        options[key] = mask_userinfo(value)
+                _mask_nested(options, secret_fields.get((kind, part), ()))
         return data
 
 

@@ -46,6 +46,9 @@ class EnvironmentVariables(BaseModel):
     worker_max_sessions: str | None = Field(None, alias="AVATARKIT_MAX_SESSIONS")
     worker_measure_cpu: str | None = Field(None, alias="AVATARKIT_MEASURE_CPU")
     worker_port: str | None = Field(None, alias="AVATARKIT_WORKER_PORT")
+    worker_control_port: str | None = Field(None, alias="AVATARKIT_CONTROL_PORT")
+    worker_control_host: str | None = Field(None, alias="AVATARKIT_CONTROL_HOST")
+    worker_control_token: str | None = Field(None, alias="AVATARKIT_CONTROL_TOKEN")
 
     @field_validator("face_fallback", mode="before")
     @classmethod
@@ -154,7 +157,12 @@ def flag_settings(
     if fallback is not None:
         tables["face"]["fallback"] = [name for item in fallback for name in split_names(item)]
     for key, value in (parse_opt(o, "--brain-opt") for o in brain_opts):
-        tables["brain"].setdefault("options", {}).setdefault(brain_name, {})[key] = value
+        options = tables["brain"].setdefault("options", {}).setdefault(brain_name, {})
+        head, _, sub = key.partition(".")  # TABLE.KEY: a nested option (tts_options.voice_id)
+        if sub and isinstance(options.setdefault(head, {}), dict):
+            options[head][sub] = value
+        else:
+            options[key] = value
     targets: dict[str, str] = {}
     for key, value in (parse_opt(o, "--face-opt") for o in face_opts):
         target, _, sub = key.partition(".")

@@ -88,3 +88,15 @@ def check_url(value: str, schemes: tuple[str, ...] = HTTP_SCHEMES) -> str:
     if not parts.hostname:
         raise ValueError(f"has no host name; expected {example}")
     return value
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a listening interface) only accepts connections from this machine."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -19,7 +19,7 @@ from __future__ import annotations
 import difflib
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
@@ -29,9 +29,11 @@ import pluggy
 
 from . import hookspecs
 from .brain import Brain
+from .catalog import PROVIDER_FACES, install_line
 from .errors import DuplicatePartError, PluginLoadError, UnknownPartError, clip, describe
 from .face import Face
 from .part import Part
+from .speech import KINDS, LLMProvider, STTProvider, TTSProvider, use_providers
 
 BUILTIN_DIST = "avatarkit"
 ENTRY_POINT_GROUP = "avatarkit"
@@ -83,10 +85,13 @@ class PluginProblem:
 
 @dataclass
 class Registry:
-    """All brains and faces known to this process."""
+    """All brains, faces and speech providers (STT, LLM, TTS) known to this process."""
 
     brains: dict[str, PartInfo] = field(default_factory=dict)
     faces: dict[str, PartInfo] = field(default_factory=dict)
+    stt: dict[str, PartInfo] = field(default_factory=dict)
+    llm: dict[str, PartInfo] = field(default_factory=dict)
+    tts: dict[str, PartInfo] = field(default_factory=dict)
     problems: list[PluginProblem] = field(default_factory=list)
     duplicates: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     strict: bool = False
@@ -132,7 +137,13 @@ class Registry:
                 continue
             reg.add_plugin(module, distribution=dist, version=version, entry_point=ep.name,
                            warn=warn)
+        reg.activate_speech()
         return reg
+
+    def activate_speech(self) -> None:
+        """Make this registry's STT/LLM/TTS providers the ones pipeline brains of this
+        process resolve by name (:func:`avatarkit.speech.use_providers`)."""
+        use_providers(_SpeechTables(self))
 
     def add_plugin(
         self,
@@ -152,7 +163,7 @@ class Registry:
             self._problem(distribution, ep_name, f"registration failed: {describe(exc)}", warn)
             return
         collected: list[PartInfo] = []
-        for hook, base in (("register_brains", Brain), ("register_faces", Face)):
+        for hook, base in _HOOKS:
             for impl in getattr(self.manager.hook, hook).get_hookimpls():
                 if impl.plugin_name != plugin_name:
                     continue
@@ -170,8 +181,14 @@ class Registry:
         for info in collected:
             self._add(info, warn)
 
+    def table(self, kind: str) -> dict[str, PartInfo]:
+        """The parts of ``kind`` (brain, face, stt, llm, tts) by name."""
+        tables = {"brain": self.brains, "face": self.faces, "stt": self.stt, "llm": self.llm,
+                  "tts": self.tts}
+        return tables[kind]
+
     def _add(self, info: PartInfo, warn: Callable[[str], None] | None) -> None:
-        table = self.brains if info.kind == "brain" else self.faces
+        table = self.table(info.kind)
         existing = table.get(info.name)
         if existing is None:
             table[info.name] = info
@@ -223,8 +240,12 @@ class Registry:
         """The face class registered as ``name``; a did-you-mean error otherwise."""
         return self._lookup("face", self.faces, name)  # type: ignore[return-value]
 
+    def provider(self, kind: str, name: str) -> type[Part]:
+        """The speech provider of ``kind`` (stt, llm, tts) registered as ``name``."""
+        return self._lookup(kind, self.table(kind), name)
+
     def info(self, kind: str, name: str) -> PartInfo:
-        table = self.brains if kind == "brain" else self.faces
+        table = self.table(kind)
         self._lookup(kind, table, name)
         return table[name]
 
@@ -233,6 +254,10 @@ class Registry:
             raise self._duplicate_error(kind, name)
         if name in table:
             return table[name].cls
+        if kind == "face" and name in PROVIDER_FACES:
+            raise UnknownPartError(
+                f"face '{name}' is not installed: {install_line(name)}",
+                hint="`avatarkit plugins --available` lists every provider face to install")
         known = sorted(table)
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
         suggestion = f"did you mean '{close[0]}'? " if close else ""
@@ -252,10 +277,34 @@ class Registry:
         return lines
 
     def all_parts(self) -> list[PartInfo]:
-        """Every registered part, brains first, each kind sorted by name."""
-        return [self.brains[n] for n in sorted(self.brains)] + [
-            self.faces[n] for n in sorted(self.faces)
-        ]
+        """Every registered part: brains, faces, then STT, LLM and TTS providers, each
+        kind sorted by name."""
+        return [table[n] for table in (self.brains, self.faces, self.stt, self.llm, self.tts)
+                for n in sorted(table)]
+
+
+_HOOKS: tuple[tuple[str, type[Part]], ...] = (
+    ("register_brains", Brain), ("register_faces", Face), ("register_stt", STTProvider),
+    ("register_llm", LLMProvider), ("register_tts", TTSProvider))
+
+
+class _SpeechTables(Mapping[str, Mapping[str, Any]]):
+    """A live view of a registry's providers: kind -> name -> class, or for a name that two
+    distributions register, the error naming both (raised when the name is used)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    def __getitem__(self, kind: str) -> Mapping[str, Any]:
+        reg = self._registry
+        return {name: reg._duplicate_error(kind, name) if (kind, name) in reg.duplicates
+                else info.cls for name, info in reg.table(kind).items()}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(KINDS)
+
+    def __len__(self) -> int:
+        return len(KINDS)
 
 
 def _new_manager() -> pluggy.PluginManager:

@@ -32,7 +32,7 @@ from avatarkit.render.generator import PortraitVideoGenerator
 from avatarkit.render.renderer import PortraitRenderer
 
 FPS = 15.0
-SAMPLE_RATE = 24000
+SAMPLE_RATE = int(os.environ.get("AVATAR_SAMPLE_RATE", "24000"))  # what the agent sends
 
 
 def report(event: str, **data: Any) -> None:
@@ -76,7 +76,18 @@ async def main() -> None:
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, done.set)
-    room.on("disconnected", lambda *_: done.set())
+
+    def on_disconnected(reason: int) -> None:  # PARTICIPANT_REMOVED: the session was ended
+        report("disconnected", reason=rtc.DisconnectReason.Name(reason))
+        done.set()
+
+    def on_data(packet: rtc.DataPacket) -> None:
+        if b'"END_CALL"' in packet.data:  # Runway's end of session
+            report("end_call")
+            done.set()
+
+    room.on("disconnected", on_disconnected)
+    room.on("data_received", on_data)
     room.on("local_track_published",
             lambda pub, _t: report("published", kind=rtc.TrackKind.Name(pub.kind)))
     await room.connect(os.environ["AVATAR_LIVEKIT_URL"], os.environ["AVATAR_TOKEN"],

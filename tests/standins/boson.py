@@ -18,10 +18,7 @@ with the token it was given and speaks LiveKit's data-stream avatar protocol.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import signal
-import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -31,11 +28,10 @@ from typing import Any
 
 from aiohttp import web
 
+from ._avatar import AvatarProcess, launch_avatar
 from ._server import StandinServer
 
 SESSION_OBJECT = "avatar.livekit.session"
-WORKER = Path(__file__).with_name("avatar_worker.py")
-TESTS = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -48,6 +44,7 @@ class BosonSession:
     state: str = "active"
     events_path: Path | None = None
     process: asyncio.subprocess.Process | None = None
+    avatar: AvatarProcess | None = None
     created_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -56,10 +53,7 @@ class BosonSession:
 
     def events(self) -> list[dict[str, Any]]:
         """What the avatar worker reported (JSON lines), oldest first."""
-        if self.events_path is None or not self.events_path.exists():
-            return []
-        lines = self.events_path.read_text().splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        return [] if self.avatar is None else self.avatar.events()
 
 
 class BosonStandin(StandinServer):
@@ -120,15 +114,8 @@ class BosonStandin(StandinServer):
     async def wait_event(self, session: BosonSession, event: str, *, timeout: float = 60.0,
                          after: int = 0) -> dict[str, Any]:
         """The first ``event`` the session's avatar worker reported (past index ``after``)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [e for e in session.events()[after:] if e["event"] == event]
-            if found:
-                return found[0]
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the avatar worker never reported {event!r}: "
-                                   f"{session.events()}")
-            await asyncio.sleep(0.05)
+        assert session.avatar is not None, "this session launched no avatar worker"
+        return await session.avatar.wait_event(event, timeout=timeout, after=after)
 
     def kill_worker(self, session: BosonSession) -> None:
         """The provider's renderer crashes: SIGKILL, no goodbye to the room."""
@@ -209,31 +196,16 @@ class BosonStandin(StandinServer):
     async def _launch_worker(self, sess: BosonSession) -> None:
         assert self.workdir is not None
         t = sess.transport
-        sess.events_path = self.workdir / f"{sess.id}.jsonl"
         output = sess.request.get("output") or {}
-        env = {**os.environ, **self.worker_env,
-               "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
-               "AVATAR_LIVEKIT_URL": t["url"], "AVATAR_TOKEN": t["participant_token"],
-               "AVATAR_PUBLISHER": t["publisher_identity"],
-               "AVATAR_EVENTS": str(sess.events_path),
-               "AVATAR_WIDTH": str(output.get("width", 128)),
-               "AVATAR_HEIGHT": str(output.get("height", 128))}
-        log = (self.workdir / f"{sess.id}.log").open("wb")
-        sess.process = await asyncio.create_subprocess_exec(
-            sys.executable, str(WORKER), env=env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=log, stderr=asyncio.subprocess.STDOUT)
-        log.close()
+        avatar = await launch_avatar(self.workdir, sess.id, t["url"], t["participant_token"],
+                                     width=output.get("width", 128),
+                                     height=output.get("height", 128), env=self.worker_env)
+        sess.events_path, sess.process = avatar.events_path, avatar.process
+        sess.avatar = avatar
 
     async def _stop_worker(self, sess: BosonSession) -> None:
-        proc = sess.process
-        if proc is None or proc.returncode is not None:
-            return
-        proc.terminate()
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except asyncio.TimeoutError:
-            proc.kill()
-            await proc.wait()
+        if sess.avatar is not None:
+            await sess.avatar.stop()
 
 
 def _check_body(body: Any, avatar_id: str) -> str | None:

@@ -18,8 +18,9 @@ from ._server import StandinServer
 
 class DeepgramStandin(StandinServer):
     def __init__(self, *, api_key: str = "dg-test", transcript: str = "hello there",
-                 utterance_seconds: float = 0.5) -> None:
+                 utterance_seconds: float = 0.5, loud_only: bool = False) -> None:
         super().__init__()
+        self.loud_only = loud_only  # count only audio above a speaking level (not silence)
         self.api_key = api_key
         self.transcript = transcript
         self.utterance_seconds = utterance_seconds
@@ -61,7 +62,8 @@ class DeepgramStandin(StandinServer):
         answered = False
         async for msg in ws:
             if msg.type == WSMsgType.BINARY:
-                heard += len(msg.data)
+                if not self.loud_only or _rms(msg.data) > 300:
+                    heard += len(msg.data)
                 self.audio_bytes += len(msg.data)
                 seconds = heard / bytes_per_second
                 if not answered and seconds >= self.utterance_seconds:
@@ -78,3 +80,11 @@ class DeepgramStandin(StandinServer):
                                         "duration": heard / bytes_per_second, "channels": 1})
                     await ws.close()
         return ws
+
+
+def _rms(pcm: bytes) -> float:
+    """Level of 16-bit PCM (full scale 32767)."""
+    import numpy as np
+
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], np.int16).astype(np.float64)
+    return float(np.sqrt(np.mean(samples ** 2))) if len(samples) else 0.0

@@ -36,12 +36,14 @@ class LiveAvatarStandin(StandinServer):
         start_status: int = 200,
         token_delay: float = 0.0,
         on_started: Callable[[dict[str, Any]], Any] | None = None,
+        on_audio: Callable[[bytes], Any] | None = None,
     ) -> None:
         super().__init__()
         self.api_key = api_key
         self.start_status = start_status
         self.token_delay = token_delay
         self.on_started = on_started
+        self.on_audio = on_audio  # each agent.speak's PCM, for a renderer that plays it
         self.sessions: dict[str, dict[str, Any]] = {}  # id -> token, state, config
         self.ws_messages: list[dict[str, Any]] = []
         self.speak_audio = bytearray()  # decoded PCM of every agent.speak
@@ -132,7 +134,10 @@ class LiveAvatarStandin(StandinServer):
             self.ws_messages.append(event)
             kind = event.get("type")
             if kind == "agent.speak":
-                self.speak_audio.extend(base64.b64decode(event["audio"]))
+                pcm = base64.b64decode(event["audio"])
+                self.speak_audio.extend(pcm)
+                if self.on_audio is not None:
+                    self.on_audio(pcm)
                 if not speaking:
                     speaking = True
                     await ws.send_json({"type": "agent.speak_started",

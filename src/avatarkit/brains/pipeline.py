@@ -1,226 +1,212 @@
-"""The ``pipeline`` brain: cloud STT -> any OpenAI-compatible LLM -> cloud TTS, with Silero VAD.
+"""The ``pipeline`` brain: any registered STT -> LLM -> TTS, with Silero VAD.
 
-- STT: ``deepgram`` (streaming, nova-3) or ``openai`` (gpt-4o-mini-transcribe; batch, cut into
-  turns by the VAD).
-- LLM: ``openai``, ``vllm`` or ``openai-compatible`` (Ollama, llama.cpp's server, LM Studio,
-  gateways). vLLM and other OpenAI-compatible servers need ``base_url`` and ``model``;
-  their key (if any) comes from ``api_key`` or the variable named by ``llm_api_key_env``.
-- TTS: ``cartesia`` (streaming, sonic-3) or ``openai`` (gpt-4o-mini-tts, raw PCM).
+The providers are plugins (:mod:`avatarkit.speech`), picked by name: ``stt`` (deepgram,
+openai, whisper...), ``llm`` (openai, vllm, openai-compatible, llama.cpp...) and ``tts``
+(cartesia, openai, elevenlabs, piper, espeak...). Each provider's own options go in
+``stt_options`` / ``llm_options`` / ``tts_options`` (``--brain-opt tts_options.voice_id=...``
+or a ``[brain.options.pipeline.tts_options]`` table); the short forms of the first release
+(``model``, ``base_url``, ``voice``, ``openai_api_key``...) still work and fill those in.
 
-Silero VAD is loaded once per process (:func:`load_vad`, called by ``prewarm``) and shared.
+Names and options are checked when the options are validated, credentials by
+:meth:`PipelineBrain.check_usable`: all before anything connects. Silero VAD is loaded once
+per process (:func:`load_vad`, called by ``prewarm``) and shared.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 
 from ..brain import Brain, BrainParts
 from ..engines.vad import load_vad
+from ..errors import ConfigError, MissingCredentialsError
 from ..hookspecs import hookimpl
 from ..part import HttpUrl, PartOptions
-from .openai_compat import openai_compatible_llm
+from ..speech import KINDS, lookup
 
-STT_DEFAULTS = {"deepgram": "nova-3", "openai": "gpt-4o-mini-transcribe"}
-LLM_DEFAULT_MODEL = "gpt-4.1-mini"
-TTS_DEFAULTS = {"cartesia": "sonic-3", "openai": "gpt-4o-mini-tts"}
-# Cartesia's default voice in livekit-plugins-cartesia ("Katie"); OpenAI's plugin default.
-VOICE_DEFAULTS = {"cartesia": "f786b574-daa5-4673-aa0c-cbe3e8534c02", "openai": "ash"}
+#: Short forms: pipeline option -> (kind, the provider option(s) it fills, first that exists).
+SHORTHANDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "stt_model": ("stt", ("model",)), "stt_base_url": ("stt", ("base_url",)),
+    "model": ("llm", ("model",)), "base_url": ("llm", ("base_url",)),
+    "api_key": ("llm", ("api_key",)), "llm_api_key_env": ("llm", ("api_key_env",)),
+    "temperature": ("llm", ("temperature",)),
+    "tts_model": ("tts", ("model",)), "voice": ("tts", ("voice", "voice_id")),
+    "tts_base_url": ("tts", ("base_url",)),
+}
+#: ``<provider>_api_key`` short forms: the key of every chosen provider of that name.
+PROVIDER_KEYS = ("openai", "deepgram", "cartesia", "elevenlabs")
 
-_ENV_VAR_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+class PipelineOptions(PartOptions):
+    """Options of the ``pipeline`` brain."""
+
+    stt: str = Field("deepgram", description="STT provider (see `avatarkit plugins`)")
+    llm: str = Field("openai", description="LLM provider")
+    tts: str = Field("cartesia", description="TTS provider")
+    stt_options: dict[str, Any] = Field(default_factory=dict, description="STT's options")
+    llm_options: dict[str, Any] = Field(default_factory=dict, description="LLM's options")
+    tts_options: dict[str, Any] = Field(default_factory=dict, description="TTS's options")
+    language: str = Field(default="en", description="Language the user speaks.")
+
+    stt_model: str | None = Field(default=None, description="= stt_options.model")
+    stt_base_url: HttpUrl | None = Field(default=None, description="= stt_options.base_url")
+    model: str | None = Field(default=None, description="= llm_options.model")
+    base_url: HttpUrl | None = Field(default=None, description="= llm_options.base_url")
+    api_key: SecretStr | None = Field(default=None, description="= llm_options.api_key")
+    llm_api_key_env: str | None = Field(default=None, description="= llm_options.api_key_env")
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    tts_model: str | None = Field(default=None, description="= tts_options.model")
+    voice: str | None = Field(default=None, description="= tts_options.voice (or voice_id)")
+    tts_base_url: HttpUrl | None = Field(default=None, description="= tts_options.base_url")
+    openai_api_key: SecretStr | None = Field(default=None, description="Else OPENAI_API_KEY.")
+    deepgram_api_key: SecretStr | None = Field(
+        default=None, description="Else DEEPGRAM_API_KEY.")
+    cartesia_api_key: SecretStr | None = Field(
+        default=None, description="Else CARTESIA_API_KEY.")
+    elevenlabs_api_key: SecretStr | None = Field(
+        default=None, description="Else ELEVEN_API_KEY.")
+
+    min_silence_duration: float = Field(
+        default=0.55, gt=0, le=5, description="Silero: silence that ends a user turn (s)."
+    )
+    turn_detection: Literal["vad", "stt"] | None = Field(
+        default=None, description="AgentSession turn detection; None = LiveKit's default."
+    )
+
+    _resolved: dict[str, tuple[Any, Any]] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_dotted(cls, data: Any) -> Any:
+        """``tts_options.voice_id=X`` (a ``--brain-opt``) -> ``tts_options: {voice_id: X}``."""
+        if not isinstance(data, Mapping):
+            return data
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            head, dot, rest = str(key).partition(".")
+            if dot and head in (f"{kind}_options" for kind in KINDS):
+                table = dict(out.get(head) or {})
+                table[rest] = value
+                out[head] = table
+            elif key in out and isinstance(out[key], dict) and isinstance(value, Mapping):
+                out[key] = {**dict(value), **out[key]}
+            else:
+                out[key] = value
+        return out
+
+    @model_validator(mode="after")
+    def _resolve(self) -> PipelineOptions:
+        """Each provider by name, and its options validated by its own model."""
+        self._resolved = {kind: self._provider(kind) for kind in KINDS}
+        return self
+
+    def _provider(self, kind: str) -> tuple[Any, Any]:
+        cls = lookup(kind, getattr(self, kind))
+        fields = cls.Options.model_fields
+        raw: dict[str, Any] = {}
+        if "language" in fields and (kind == "stt" or "language" in self.model_fields_set):
+            raw["language"] = self.language
+        for option, (target, names) in SHORTHANDS.items():
+            value = getattr(self, option)
+            if target != kind or value is None:
+                continue
+            name = next((n for n in names if n in fields), None)
+            if name is None:
+                raise ConfigError(
+                    f"option '{option}' of brain 'pipeline' does not apply to {kind} "
+                    f"'{cls.name}'", hint=f"the options of {kind} '{cls.name}' are: "
+                    f"{', '.join(fields) or 'none'} (set them as {kind}_options.KEY=VALUE)")
+            raw[name] = value.get_secret_value() if isinstance(value, SecretStr) else value
+        key = getattr(self, f"{cls.name}_api_key", None) if cls.name in PROVIDER_KEYS else None
+        if key is not None and "api_key" in fields:
+            raw["api_key"] = key.get_secret_value()
+        raw.update(getattr(self, f"{kind}_options"))
+        return cls, cls.parse_options(raw)
+
+    def provider(self, kind: str) -> tuple[Any, Any]:
+        """``(provider class, its validated options)`` for ``kind`` (stt, llm, tts)."""
+        if kind not in self._resolved:
+            self._resolved[kind] = self._provider(kind)
+        return self._resolved[kind]
+
 
 class PipelineBrain(Brain):
-    """STT + LLM + TTS from cloud providers or a self-hosted OpenAI-compatible LLM."""
+    """Any registered STT + LLM + TTS, with Silero VAD."""
 
     name: ClassVar[str] = "pipeline"
     summary: ClassVar[str] = (
-        "STT (Deepgram/OpenAI) -> LLM (OpenAI, vLLM, any OpenAI-compatible) -> "
-        "TTS (Cartesia/OpenAI), Silero VAD."
+        "any STT x LLM x TTS by name: deepgram/openai/whisper -> openai/vllm/"
+        "openai-compatible/llama.cpp -> cartesia/openai/elevenlabs/piper; Silero VAD"
     )
     env: ClassVar[tuple[str, ...]] = ("DEEPGRAM_API_KEY", "OPENAI_API_KEY", "CARTESIA_API_KEY")
+    Options = PipelineOptions
 
-    class Options(PartOptions):
-
-        stt: Literal["deepgram", "openai"] = "deepgram"
-        stt_model: str | None = Field(default=None, description="nova-3 / gpt-4o-mini-transcribe")
-        stt_base_url: HttpUrl | None = Field(default=None, description="STT endpoint override.")
-        language: str = Field(default="en", description="Language the user speaks.")
-
-        llm: Literal["openai", "vllm", "openai-compatible"] = "openai"
-        model: str | None = Field(
-            default=None, description=f"Default {LLM_DEFAULT_MODEL} for openai; required else."
-        )
-        base_url: HttpUrl | None = Field(
-            default=None, description="LLM server, e.g. http://gpu-box:8000/v1 (vLLM)."
-        )
-        api_key: SecretStr | None = Field(
-            default=None, description="Key of the vLLM/OpenAI-compatible server, if any.")
-        llm_api_key_env: str | None = Field(
-            default=None, pattern=_ENV_VAR_NAME,
-            description="Name of the variable holding the LLM server's key.",
-        )
-        temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-
-        tts: Literal["cartesia", "openai"] = "cartesia"
-        tts_model: str | None = Field(default=None, description="sonic-3 / gpt-4o-mini-tts")
-        voice: str | None = Field(default=None, description="Cartesia voice id / OpenAI voice.")
-        tts_base_url: HttpUrl | None = Field(default=None, description="TTS endpoint override.")
-
-        openai_api_key: SecretStr | None = Field(default=None, description="Else OPENAI_API_KEY.")
-        deepgram_api_key: SecretStr | None = Field(
-            default=None, description="Else DEEPGRAM_API_KEY.")
-        cartesia_api_key: SecretStr | None = Field(
-            default=None, description="Else CARTESIA_API_KEY.")
-
-        min_silence_duration: float = Field(
-            default=0.55, gt=0, le=5, description="Silero: silence that ends a user turn (s)."
-        )
-        turn_detection: Literal["vad", "stt"] | None = Field(
-            default=None, description="AgentSession turn detection; None = LiveKit's default."
-        )
-
-        @model_validator(mode="after")
-        def _check_llm(self) -> PipelineBrain.Options:
-            if self.llm in ("vllm", "openai-compatible"):
-                missing = [n for n in ("base_url", "model") if not getattr(self, n)]
-                if missing:
-                    raise ValueError(
-                        f"llm='{self.llm}' needs {' and '.join(missing)} (the server's URL, "
-                        "e.g. base_url=http://localhost:8000/v1, and the model it serves, "
-                        "e.g. model=meta-llama/Llama-3.1-8B-Instruct)"
-                    )
-                if self.api_key is not None and self.llm_api_key_env:
-                    raise ValueError("set api_key or llm_api_key_env, not both")
-            elif self.api_key is not None or self.llm_api_key_env:
-                raise ValueError(
-                    "api_key/llm_api_key_env are for llm='vllm' or 'openai-compatible'; "
-                    "for llm='openai' use openai_api_key or OPENAI_API_KEY"
-                )
-            return self
-
-    options: Options
+    options: PipelineOptions
 
     @classmethod
     def required_modules(cls, options: Any) -> tuple[str, ...]:
         """Python modules the chosen providers need (checked by ``avatarkit doctor``)."""
-        mods = ["livekit.agents", "livekit.plugins.silero", "livekit.plugins.openai"]
-        if options.stt == "deepgram":
-            mods.append("livekit.plugins.deepgram")
-        if options.tts == "cartesia":
-            mods.append("livekit.plugins.cartesia")
+        mods = ["livekit.agents", "livekit.plugins.silero"]
+        for kind in KINDS:
+            mods += [m for m in options.provider(kind)[0].modules if m not in mods]
         return tuple(mods)
 
     @classmethod
     def required_env(cls, options: Any) -> tuple[str, ...]:
         """Exactly the variables the chosen providers need, in STT, LLM, TTS order."""
         needed: list[str] = []
-
-        def need(var: str | None) -> None:
-            if var and var not in needed:
-                needed.append(var)
-
-        openai_key_given = options.openai_api_key is not None
-        if options.stt == "deepgram":
-            need(None if options.deepgram_api_key is not None else "DEEPGRAM_API_KEY")
-        else:
-            need(None if openai_key_given else "OPENAI_API_KEY")
-        if options.llm == "openai":
-            need(None if openai_key_given else "OPENAI_API_KEY")
-        else:
-            need(options.llm_api_key_env)
-        if options.tts == "cartesia":
-            need(None if options.cartesia_api_key is not None else "CARTESIA_API_KEY")
-        else:
-            need(None if openai_key_given else "OPENAI_API_KEY")
+        for kind in KINDS:
+            provider, opts = options.provider(kind)
+            needed += [v for v in provider.required_env(opts) if v not in needed]
         return tuple(needed)
+
+    @classmethod
+    def check_usable(cls, options: Any, environ: Mapping[str, str] | None = None) -> None:
+        """Each provider's credentials and local requirements; the first missing one is
+        named with the provider that needs it."""
+        for kind in KINDS:
+            provider, opts = options.provider(kind)
+            try:
+                provider.check_usable(opts, environ)
+            except MissingCredentialsError as exc:
+                raise MissingCredentialsError(
+                    f"brain 'pipeline': {exc.message}", hint=exc.hint) from None
 
     def prewarm(self) -> None:
         load_vad(self.options.min_silence_duration)
+        for kind in KINDS:
+            provider, opts = self.options.provider(kind)
+            provider.prewarm(opts)
+
+    def prepare_worker(self) -> PipelineOptions | None:
+        """Let each provider start what job processes share (the llama.cpp server)."""
+        updates = {}
+        for kind in KINDS:
+            provider, opts = self.options.provider(kind)
+            new = provider.prepare_worker(opts)
+            if new is not None:
+                updates[kind] = (provider, new)
+        if not updates:
+            return None
+        copy = self.options.model_copy()
+        copy._resolved = {**self.options._resolved, **updates}
+        return copy
 
     def build(self) -> BrainParts:
         opts = self.options
         session_options: dict[str, Any] = {}
         if opts.turn_detection:
             session_options["turn_handling"] = {"turn_detection": opts.turn_detection}
+        made = {}
+        for kind in KINDS:
+            provider, provider_opts = opts.provider(kind)
+            made[kind] = provider.create(provider_opts)
         return BrainParts(
-            llm=self._build_llm(),
-            stt=self._build_stt(),
-            tts=self._build_tts(),
-            vad=load_vad(opts.min_silence_duration),
-            session_options=session_options,
+            llm=made["llm"], stt=made["stt"], tts=made["tts"],
+            vad=load_vad(opts.min_silence_duration), session_options=session_options,
         )
-
-    # -- components ---------------------------------------------------------------------
-
-    def _openai_key(self) -> str | None:
-        key = self.options.openai_api_key
-        return key.get_secret_value() if key is not None else os.environ.get("OPENAI_API_KEY")
-
-    def _build_stt(self) -> Any:
-        opts = self.options
-        model = opts.stt_model or STT_DEFAULTS[opts.stt]
-        kwargs: dict[str, Any] = {"model": model}
-        if opts.stt == "deepgram":
-            from livekit.plugins import deepgram
-
-            kwargs["language"] = opts.language
-            if opts.deepgram_api_key is not None:
-                kwargs["api_key"] = opts.deepgram_api_key.get_secret_value()
-            if opts.stt_base_url:
-                kwargs["base_url"] = opts.stt_base_url
-            return deepgram.STT(**kwargs)
-        from livekit.plugins import openai
-
-        kwargs["language"] = opts.language
-        if (key := self._openai_key()) is not None:
-            kwargs["api_key"] = key
-        if opts.stt_base_url:
-            kwargs["base_url"] = opts.stt_base_url
-        return openai.STT(**kwargs)
-
-    def _build_llm(self) -> Any:
-        opts = self.options
-        if opts.llm == "openai":
-            return openai_compatible_llm(
-                model=opts.model or LLM_DEFAULT_MODEL,
-                base_url=opts.base_url,
-                api_key=self._openai_key(),
-                temperature=opts.temperature,
-            )
-        api_key: str | None = None
-        if opts.api_key is not None:
-            api_key = opts.api_key.get_secret_value()
-        elif opts.llm_api_key_env:
-            api_key = os.environ.get(opts.llm_api_key_env)
-        assert opts.model is not None  # checked by the options validator
-        return openai_compatible_llm(
-            model=opts.model, base_url=opts.base_url, api_key=api_key,
-            temperature=opts.temperature,
-        )
-
-    def _build_tts(self) -> Any:
-        opts = self.options
-        model = opts.tts_model or TTS_DEFAULTS[opts.tts]
-        voice = opts.voice or VOICE_DEFAULTS[opts.tts]
-        if opts.tts == "cartesia":
-            from livekit.plugins import cartesia
-
-            kwargs: dict[str, Any] = {"model": model, "voice": voice, "language": opts.language}
-            if opts.cartesia_api_key is not None:
-                kwargs["api_key"] = opts.cartesia_api_key.get_secret_value()
-            if opts.tts_base_url:
-                kwargs["base_url"] = opts.tts_base_url
-            return cartesia.TTS(**kwargs)
-        from livekit.plugins import openai
-
-        kwargs = {"model": model, "voice": voice, "response_format": "pcm"}
-        if (key := self._openai_key()) is not None:
-            kwargs["api_key"] = key
-        if opts.tts_base_url:
-            kwargs["base_url"] = opts.tts_base_url
-        return openai.TTS(**kwargs)
 
 
 @hookimpl

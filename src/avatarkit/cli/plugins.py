@@ -15,11 +15,22 @@ def plugins(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Include option schemas.")]
     = False,
+    available: Annotated[bool, typer.Option(
+        "--available", help="List the provider faces you can install, with the pip line.")]
+    = False,
 ) -> None:
     """List every brain and face: where it comes from, what it needs, whether it works."""
     from ..listing import describe_parts, render_parts
 
     registry = load_registry(quiet=True)  # problems are part of the listing below
+    if available:
+        from ..catalog import available as installable
+
+        rows_ = installable(frozenset(registry.faces))
+        typer.echo(json.dumps(rows_, indent=2) if as_json else "\n".join(
+            f"{r['name']:<12} {r['summary']}\n    {r['install']}" for r in rows_)
+            or "every first-party provider face is installed")
+        return
     rows = describe_parts(registry, os.environ, verbose=verbose)
     if as_json:
         problems = [{**p.__dict__, "message": p.text()} for p in registry.problems]

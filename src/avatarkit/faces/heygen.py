@@ -27,6 +27,7 @@ from .avatar_session import CLOSE_TIMEOUT, LIVEKIT_ENV, AvatarSessionFace, Avata
 
 log = logging.getLogger("avatarkit.faces.heygen")
 
+SANDBOX_CAP_S = 60.0  # LiveAvatar cuts sandbox sessions after a minute
 NO_ROOM = "heygen needs a LiveKit room; use --face local for demo/playground"
 
 
@@ -39,6 +40,8 @@ class HeyGenFace(AvatarSessionFace):
     provider: ClassVar[str] = "LiveAvatar"
     plugin_module: ClassVar[str] = "livekit.plugins.liveavatar"
     plugin_stops_session: ClassVar[bool] = True  # when its streaming task ends (made sure below)
+    stop_call: ClassVar[str] = ("POST /v1/sessions/stop (the plugin's, made sure of by "
+                                "avatarkit on every path, once)")
     load_cost: ClassVar[float] = 0.02
 
     class Options(AvatarSessionOptions):
@@ -59,16 +62,19 @@ class HeyGenFace(AvatarSessionFace):
             needed.append("LIVEAVATAR_AVATAR_ID")
         return (*needed, *LIVEKIT_ENV)
 
-    def __init__(self, options: Any = None) -> None:
-        super().__init__(options)
-        self._stop_sent = False
-        self._stop_lock = asyncio.Lock()
+    def session_cap(self) -> float | None:
+        """Sandbox sessions are cut at one minute: rotate them (unless told otherwise)."""
+        if self.options.sandbox and "max_session_s" not in self.options.model_fields_set:
+            return SANDBOX_CAP_S if self.rotates else None
+        return super().session_cap()
 
-    def build_avatar(self) -> Any:
+    def build_avatar(self, identity: str | None = None) -> Any:
         from livekit.plugins import liveavatar
 
         opts = self.options
         kwargs: dict[str, Any] = {"is_sandbox": opts.sandbox}
+        if identity is not None:
+            kwargs["avatar_participant_identity"] = identity
         if opts.avatar_id:
             kwargs["avatar_id"] = opts.avatar_id
         if opts.api_url:
@@ -111,17 +117,20 @@ class HeyGenFace(AvatarSessionFace):
 
     # -- internals ------------------------------------------------------------------------
 
-    def _guard_stop(self, avatar: Any) -> None:
+    @staticmethod
+    def _guard_stop(avatar: Any) -> None:
         """Make the plugin's ``stop_streaming_session`` idempotent and observable."""
         api = avatar._api
         original = api.stop_streaming_session
+        lock = asyncio.Lock()
+        avatar._avatarkit_stop_sent = False
 
         async def stop_once(session_id: str, session_token: str) -> dict[str, Any]:
-            async with self._stop_lock:
-                if self._stop_sent:
+            async with lock:
+                if avatar._avatarkit_stop_sent:
                     return {"code": 100, "message": "already stopped by avatarkit"}
                 data: dict[str, Any] = await original(session_id, session_token)
-                self._stop_sent = True
+                avatar._avatarkit_stop_sent = True
                 return data
 
         api.stop_streaming_session = stop_once
@@ -147,7 +156,7 @@ class HeyGenFace(AvatarSessionFace):
 
     async def _stop_if_needed(self, avatar: Any) -> None:
         session_id, token = avatar._session_id, avatar._session_token
-        if not (session_id and token) or self._stop_sent:
+        if not (session_id and token) or avatar._avatarkit_stop_sent:
             return
         await avatar._api.stop_streaming_session(session_id, token)
         log.info("heygen: LiveAvatar session %s stopped", session_id)

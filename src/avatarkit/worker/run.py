@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from ..composer import Plan
     from ..config import AvatarkitConfig
+    from ..web.sessions_api import SessionsControlServer
 
 Mode = Literal["start", "dev", "connect"]
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -61,9 +62,11 @@ def run_worker(plan: Plan, *, mode: Mode = "start", room: str | None = None,
     url = redact_url(lk.url)
     try:
         asyncio.run(check_livekit(lk))
-        server = build_server(worker_plan(plan))
+        control = control_server(plan.config)
+        server = build_server(worker_plan(plan), control.link if control else None,
+                              dev=mode != "start")
         registered = asyncio.run(_serve(server, plan.config, mode=mode, room=room, echo=echo,
-                                        url=url))
+                                        url=url, control=control))
     except KeyboardInterrupt:
         registered = False
     if not registered:
@@ -72,9 +75,34 @@ def run_worker(plan: Plan, *, mode: Mode = "start", room: str | None = None,
     echo("avatarkit run: stopped")
 
 
+def control_server(config: AvatarkitConfig) -> SessionsControlServer | None:
+    """The per-session control API ``[worker] control_port`` asks for (not started)."""
+    worker = config.worker
+    if worker.control_port is None:
+        return None
+    from ..web.sessions_api import SessionsControlServer
+
+    token = worker.control_token.get_secret_value() if worker.control_token else None
+    return SessionsControlServer(host=worker.control_host, port=worker.control_port,
+                                 token=token)
+
+
 async def _serve(server: AgentServer, config: AvatarkitConfig, *, mode: Mode,
-                 room: str | None, echo: Callable[[str], Any], url: str) -> bool:
+                 room: str | None, echo: Callable[[str], Any], url: str,
+                 control: SessionsControlServer | None = None) -> bool:
     """Run ``server`` until a signal; ``True`` if it registered (or joined ``room``)."""
+    if control is not None:  # before the job processes start: they get its address
+        await control.start()
+        echo(f"avatarkit run: session control API on {control.url}/avatars")
+    try:
+        return await _serve_agents(server, config, mode=mode, room=room, echo=echo, url=url)
+    finally:
+        if control is not None:
+            await control.aclose()
+
+
+async def _serve_agents(server: AgentServer, config: AvatarkitConfig, *, mode: Mode,
+                        room: str | None, echo: Callable[[str], Any], url: str) -> bool:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     registered = asyncio.Event()

@@ -14,7 +14,7 @@ import logging
 import math
 import os
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .load import CpuLoad, SessionGate, session_load
 
@@ -22,23 +22,28 @@ if TYPE_CHECKING:
     from livekit.agents import AgentServer, JobContext, JobProcess
 
     from ..composer import Composer, Plan
+    from ..web.sessions_api import LinkAddress
 
 log = logging.getLogger("avatarkit.worker")
 #: Seconds a job process may take to prewarm. LiveKit's default (10 s) is too short for the
 #: ``local`` brain's models when two job processes load them at once on a 2-core machine.
 INITIALIZE_TIMEOUT = 60.0
 _composer: Composer | None = None
+_link: LinkAddress | None = None
 
 
 class JobSetup:
     """LiveKit's ``setup_fnc``: builds the job process's composer from the pickled plan
-    and loads the brain's models (once per process, before its first job)."""
+    and loads the brain's models (once per process, before its first job). ``link`` is
+    where its sessions register with the worker's control API (none: no API)."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, link: LinkAddress | None = None) -> None:
         self.plan = plan
+        self.link = link
 
     def __call__(self, proc: JobProcess | None = None) -> None:
-        global _composer
+        global _composer, _link
+        _link = self.link
         from ..composer import Composer
         from ..progress import set_quiet
 
@@ -62,7 +67,20 @@ async def entrypoint(ctx: JobContext) -> None:
 
     await ctx.connect()
     log.info("session started in room %s", ctx.room.name)
-    report = await composer().run(RoomTransport(ctx))
+    links: list[Any] = []
+
+    async def register(session: Any, face: Any) -> None:
+        if _link is not None:
+            from .session_link import open_link
+
+            link = await open_link(_link, session_id=ctx.job.id, room=ctx.room.name, face=face)
+            links.extend([link] if link is not None else [])
+
+    try:
+        report = await composer().run(RoomTransport(ctx), on_started=register)
+    finally:
+        for link in links:
+            await link.aclose()
     log.info("session ended in room %s: %s", ctx.room.name, report.summary())
     # The conversation is over: free this worker's slot now rather than when the room closes.
     ctx.shutdown(reason="session ended")
@@ -77,10 +95,13 @@ def worker_plan(plan: Plan) -> Plan:
     return plan if options is None else replace(plan, brain_options=options)
 
 
-def build_server(plan: Plan) -> AgentServer:
+def build_server(plan: Plan, link: LinkAddress | None = None, *, dev: bool = False
+                 ) -> AgentServer:
     """An ``AgentServer`` for ``plan`` whose load reflects face rendering cost.
 
-    The load is LiveKit's public CPU monitor (unless ``worker.measure_cpu`` is off) against
+    The load is LiveKit's public CPU monitor (unless ``worker.measure_cpu`` is off; unset, it
+    is off in ``dev`` mode: livekit-server stops dispatching to a worker whose reported load
+    is above its ``agents.target_load``, 0.7, whatever the worker's own threshold) against
     the declared cost of the sessions held; a :class:`~avatarkit.worker.load.SessionGate`
     answers job requests so ``worker.max_sessions`` holds under concurrent dispatch.
     """
@@ -90,7 +111,8 @@ def build_server(plan: Plan) -> AgentServer:
     config = plan.config
     worker = config.worker
     per_session = plan.brain_cls.load_cost + plan.faces[0].cls.load_cost
-    cpu = CpuLoad() if worker.measure_cpu else None
+    measure = worker.measure_cpu if worker.measure_cpu is not None else not dev
+    cpu = CpuLoad() if measure else None
     lk = config.livekit
     server: AgentServer | None = None
 
@@ -110,7 +132,7 @@ def build_server(plan: Plan) -> AgentServer:
         load_threshold=ServerEnvOption(dev_default=math.inf,
                                        prod_default=worker.load_threshold),
         port=worker.port,
-        setup_fnc=JobSetup(plan),
+        setup_fnc=JobSetup(plan, link),
         load_fnc=load,
         initialize_process_timeout=INITIALIZE_TIMEOUT,
         ws_url=lk.url,
