@@ -112,7 +112,9 @@ class Composer:
     def import_plugins(self) -> None:
         """Import the LiveKit plugins the parts declare (``required_modules``). LiveKit
         registers plugins on the main thread only: call this there before a thread runs
-        :meth:`prewarm`."""
+        :meth:`prewarm`. A missing one is left to fail where it always did (a face that
+        cannot start falls back; ``doctor`` names it)."""
+        import contextlib
         import importlib
 
         parts = [(self.plan.brain_cls, self.plan.brain_options),
@@ -121,7 +123,8 @@ class Composer:
             declared = getattr(cls, "required_modules", None)
             for module in declared(options) if callable(declared) else ():
                 if module.startswith("livekit.plugins."):
-                    importlib.import_module(module)
+                    with contextlib.suppress(ImportError):
+                        importlib.import_module(module)
 
     async def run(
         self,
