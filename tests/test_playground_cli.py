@@ -86,7 +86,7 @@ def test_ctrl_c_ends_every_session_and_leaves_no_processes(tmp_path: Path) -> No
             url = match.group(1) if match else None
         assert url, "".join(lines)
         # the page is served at once; the models load after it ("getting ready")
-        status = json.loads(urllib.request.urlopen(url + "healthz", timeout=10).read())
+        status = json.loads(urllib.request.urlopen(url + "healthz", timeout=60).read())
         assert "ready" in status and "loading" in status
         while "playground: ready" not in "".join(lines) and time.monotonic() < deadline:
             line = proc.stdout.readline()

@@ -293,6 +293,7 @@ def run_playground(plan: Plan, *, host: str, port: int, open_browser: bool = Fal
     server = PlaygroundServer(plan, host=host, port=port, max_sessions=max_sessions)
     echo(f"avatarkit playground: brain '{plan.brain_cls.name}', face chain "
          f"{' -> '.join(f.cls.name for f in plan.faces)}")
+    Composer(plan).import_plugins()  # before serving: it would hold up the serving loop
 
     def ready() -> None:
         echo(f"avatarkit playground: open {server.url}  (Ctrl-C to stop); getting ready "
