@@ -1,14 +1,17 @@
 """CLI start-up cost against importing LiveKit Agents, measured in the same run.
 
 Prints the median wall time of `avatarkit --help`, `avatarkit plugins --json` and
-`python -c "import livekit.agents"`, and the ratios (target: both under 10%).
+`python -c "import livekit.agents"`, and the ratios (target: both under 10%), with the load
+average they ran under. ``--baseline-src DIR`` also times the commands of another checkout's
+``src`` (e.g. ``git archive main src | tar -x -C /tmp/base``), interleaved with these runs.
 
-    python benchmarks/cli_startup.py [--runs 9]
+    python benchmarks/cli_startup.py [--runs 9] [--baseline-src /tmp/base/src]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -21,25 +24,38 @@ COMMANDS = {
 }
 
 
-def median_seconds(cmd: list[str], runs: int) -> float:
-    subprocess.run(cmd, capture_output=True, check=True)  # warm the OS file cache
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, capture_output=True, check=True)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, capture_output=True, check=True, env=env)
+    return time.perf_counter() - t0
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--baseline-src", help="time this src directory's avatarkit too")
     args = parser.parse_args()
-    results = {name: median_seconds(cmd, args.runs) for name, cmd in COMMANDS.items()}
-    baseline = results["import livekit.agents"]
-    print(f"{'command':<28}{'median s':>10}{'vs livekit':>12}")
+    runs: dict[str, tuple[list[str], dict[str, str] | None]] = {
+        name: (cmd, None) for name, cmd in COMMANDS.items()}
+    if args.baseline_src:
+        env = {**os.environ, "PYTHONPATH": args.baseline_src}
+        for name in ("avatarkit --help", "avatarkit plugins --json"):
+            runs[f"{name} (baseline)"] = (COMMANDS[name], env)
+    for cmd, env in runs.values():
+        timed(cmd, env)  # warm the OS file cache
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    load0 = os.getloadavg()
+    for _ in range(args.runs):  # interleaved: every command sees the same load
+        for name, (cmd, env) in runs.items():
+            times[name].append(timed(cmd, env))
+    load1 = os.getloadavg()
+    results = {name: statistics.median(values) for name, values in times.items()}
+    livekit = results["import livekit.agents"]
+    print(f"{args.runs} runs each, interleaved; load avg {load0[0]:.2f} -> {load1[0]:.2f} "
+          f"on {os.cpu_count()} cores")
+    print(f"{'command':<36}{'median s':>10}{'vs livekit':>12}")
     for name, seconds in results.items():
-        print(f"{name:<28}{seconds:>10.3f}{seconds / baseline:>11.1%}")
+        print(f"{name:<36}{seconds:>10.3f}{seconds / livekit:>11.1%}")
     print("target: avatarkit commands under 10% of the livekit import")
 
 

@@ -317,3 +317,48 @@ def test_connection_failures_give_clear_messages(playground: SimpleNamespace, br
 def test_artifact_dir_is_ignored_by_git() -> None:
     root = Path(__file__).resolve().parents[1]
     assert "/test-artifacts/" in (root / ".gitignore").read_text()
+
+
+def test_page_says_getting_ready_until_the_models_are_loaded(browser: Any) -> None:
+    """Served at once: while a model still loads the page shows "Getting ready" with what
+    is loading and keeps Start disabled; once loaded, Start is enabled and the note goes."""
+    import threading
+
+    from tests.browser.faces import colour_plan, null_brain_class
+
+    from avatarkit.playground.server import PlaygroundServer
+    from avatarkit.progress import loading
+
+    reason = chromium_available()
+    if reason:
+        pytest.skip(reason)
+    from livekit.plugins import openai  # noqa: F401 - the null brain's LLM: main thread only
+
+    release = threading.Event()
+
+    class SlowBrain(null_brain_class()):  # type: ignore[misc]
+        def prewarm(self) -> None:
+            with loading("test model"):
+                assert release.wait(60)
+
+    server = PlaygroundServer(colour_plan(SlowBrain), port=0)
+    loop = LoopThread()
+    page = browser.new_page()
+    try:
+        url = loop.run(server.start())
+        task = loop.call(server.prewarm_in_background)
+        page.goto(url)
+        page.wait_for_function("() => document.getElementById('ready-text').textContent"
+                               ".includes('loading test model')", timeout=15_000)
+        assert page.is_visible("#getting-ready") and page.is_disabled("#start")
+        page.screenshot(path=str(ARTIFACTS / "playground-getting-ready.png"))
+        release.set()
+        page.wait_for_function("() => !document.getElementById('start').disabled",
+                               timeout=15_000)
+        assert not page.is_visible("#getting-ready")
+        assert task.done() and page.evaluate("window.avatarkitReady.ready") is True
+    finally:
+        release.set()
+        page.close()
+        loop.run(server.stop(), timeout=30)
+        loop.close()

@@ -117,15 +117,24 @@ def test_progress_notes_are_shown_for_slow_loads_and_can_be_silenced(
 # -- real components -----------------------------------------------------------------
 
 async def test_build_returns_real_components(brain: LocalBrain) -> None:
+    from livekit.agents import tts as lk_tts
     from livekit.agents import vad as lk_vad
     from livekit.plugins import openai
 
     parts = brain.build()
-    assert isinstance(parts.stt, WhisperSTT) and not parts.stt.capabilities.streaming
-    assert isinstance(parts.tts, PiperTTS) and parts.tts.sample_rate == 22050
+    # fast turns: whisper streams (it transcribes from the first silence, with the VAD)
+    assert isinstance(parts.stt, WhisperSTT) and parts.stt.capabilities.streaming
+    # fast turns: Piper behind a stream adapter whose first chunk is a short clause
+    assert isinstance(parts.tts, lk_tts.StreamAdapter)
+    assert isinstance(parts.tts._wrapped_tts, PiperTTS) and parts.tts.sample_rate == 22050
     assert isinstance(parts.vad, lk_vad.VAD)
     assert isinstance(parts.llm, openai.LLM) and parts.llm.model == "smollm2"
-    assert parts.session_options == {"turn_handling": turn_handling()}
+    assert parts.session_options == {"turn_handling": turn_handling(brain.options.min_silence)}
+    handling = parts.session_options["turn_handling"]
+    assert handling["endpointing"]["min_delay"] == brain.options.min_silence
+    slow = LocalBrain({"fast_turns": False}).build()
+    assert not slow.stt.capabilities.streaming
+    assert slow.session_options == {"turn_handling": turn_handling()}
     assert parts.vad is brain.build().vad  # one VAD per process
     server = llama_server.shared_server()
     assert server.ready and server.base_url in str(parts.llm._client.base_url)
@@ -138,7 +147,7 @@ async def test_build_with_espeak_and_a_user_server(brain: LocalBrain) -> None:
     url = llama_server.shared_server().base_url  # stands in for the user's vLLM/Ollama
     other = LocalBrain({"tts": "espeak", "base_url": url, "temperature": 0.2})
     parts = other.build()
-    assert isinstance(parts.tts, EspeakTTS)
+    assert isinstance(parts.tts._wrapped_tts, EspeakTTS)
     assert str(parts.llm._client.base_url).startswith(url)
     await other.aclose()
 

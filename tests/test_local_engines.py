@@ -317,3 +317,11 @@ def test_base_url_answering_404_hints_at_v1() -> None:
         assert "/v1" in str(err.value) and err.value.exit_code == 1
     finally:
         httpd.shutdown()
+
+
+def test_llama_server_leaves_cores_for_the_other_engines() -> None:
+    """Half the CPUs by default (on 2 cores: 1 thread; 2 stall each other under load)."""
+    assert LlamaServer().threads == max(1, (os.cpu_count() or 2) // 2)
+    assert LlamaServer(threads=3).threads == 3
+    command = LlamaServer(threads=3).command(1234)
+    assert command[command.index("-t") + 1] == "3"

@@ -4,12 +4,14 @@ serving, the CLI stays light, and Ctrl-C ends every session and leaves no proces
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,15 @@ def test_ctrl_c_ends_every_session_and_leaves_no_processes(tmp_path: Path) -> No
             match = re.search(r"open (http://\S+)", line)
             url = match.group(1) if match else None
         assert url, "".join(lines)
+        # the page is served at once; the models load after it ("getting ready")
+        status = json.loads(urllib.request.urlopen(url + "healthz", timeout=60).read())
+        assert "ready" in status and "loading" in status
+        while "playground: ready" not in "".join(lines) and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+        assert "playground: ready" in "".join(lines), "".join(lines)
         children = psutil.Process(proc.pid).children(recursive=True)
         assert children, "the local brain should run llama.cpp's server as a child"
 

@@ -324,3 +324,75 @@ async def test_standin_the_agents_emotion_tool_changes_the_video_and_the_page_is
         finally:
             await peer.close()
             await srv.stop()
+
+
+async def test_the_page_is_not_ready_before_the_models_are() -> None:
+    """Serving starts at once; until every load of the prewarm ended, /healthz says
+    "getting ready" (what is loading, what is done) and /offer refuses with 503; then the
+    first peer's session starts."""
+    import threading
+
+    from tests.browser.faces import null_brain_class
+
+    from avatarkit.progress import loading
+
+    release = threading.Event()
+    base = null_brain_class()
+
+    class SlowBrain(base):  # type: ignore[misc, valid-type]
+        def prewarm(self) -> None:
+            with loading("test model one"):
+                pass
+            with loading("test model two"):
+                assert release.wait(30)
+
+    srv = PlaygroundServer(colour_plan(SlowBrain), port=0)
+    await srv.start()
+    task = srv.prewarm_in_background()
+    peer = PeerClient()
+    try:
+        async with aiohttp.ClientSession() as http:
+            async def health() -> dict[str, Any]:
+                async with http.get(srv.url + "healthz") as resp:
+                    return dict(await resp.json())
+
+            await _until(lambda: srv.readiness.to_dict()["loading"] == ["test model two"])
+            status = await health()
+            assert status["ready"] is False and status["loading"] == ["test model two"]
+            assert [d["what"] for d in status["done"]] == ["test model one"]
+            refused = await peer.connect(srv.url + "offer")
+            assert refused["status"] == 503 and "getting ready" in refused["error"]
+            await peer.close()
+            release.set()
+            await asyncio.wait_for(task, 30)
+            status = await health()
+            assert status["ready"] is True and status["loading"] == []
+            assert [d["what"] for d in status["done"]] == ["test model one", "test model two"]
+        peer = PeerClient()
+        answer = await peer.connect(srv.url + "offer")
+        assert answer["status"] == 200
+        await peer.wait_for("ready")
+    finally:
+        release.set()
+        await peer.close()
+        await srv.stop()
+
+
+async def test_a_failed_prewarm_is_shown_and_never_ready() -> None:
+    from tests.browser.faces import null_brain_class
+
+    base = null_brain_class()
+
+    class BrokenBrain(base):  # type: ignore[misc, valid-type]
+        def prewarm(self) -> None:
+            raise RuntimeError("model file is corrupt")
+
+    srv = PlaygroundServer(colour_plan(BrokenBrain), port=0)
+    await srv.start()
+    try:
+        with pytest.raises(RuntimeError):
+            await srv.prewarm_in_background()
+        status = srv.readiness.to_dict()
+        assert status["ready"] is False and "corrupt" in status["error"]
+    finally:
+        await srv.stop()

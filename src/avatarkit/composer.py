@@ -121,8 +121,33 @@ class Composer:
         return cls(make_plan(config, registry))
 
     def prewarm(self) -> None:
-        """Load the brain's models once per process."""
+        """Load everything the first turn needs, once per process (blocking): the brain's
+        models (and its LLM server, warmed with the agent's instructions when the brain can)
+        and the first face's renderer. A thread may run it after :meth:`import_plugins`."""
         self.brain.prewarm()
+        warm_prompt = getattr(self.brain, "warm_prompt", None)
+        if callable(warm_prompt):
+            warm_prompt(self.brain.instructions(self.plan.config.agent.instructions))
+        if self.plan.faces:
+            first = self.plan.faces[0]
+            first.cls.prewarm(first.options)
+
+    def import_plugins(self) -> None:
+        """Import the LiveKit plugins the parts declare (``required_modules``). LiveKit
+        registers plugins on the main thread only: call this there before a thread runs
+        :meth:`prewarm`. A missing one is left to fail where it always did (a face that
+        cannot start falls back; ``doctor`` names it)."""
+        import contextlib
+        import importlib
+
+        parts = [(self.plan.brain_cls, self.plan.brain_options),
+                 *((f.cls, f.options) for f in self.plan.faces)]
+        for cls, options in parts:
+            declared = getattr(cls, "required_modules", None)
+            for module in declared(options) if callable(declared) else ():
+                if module.startswith("livekit.plugins."):
+                    with contextlib.suppress(ImportError):
+                        importlib.import_module(module)
 
     async def run(
         self,

@@ -45,6 +45,11 @@ class Face(Part, ABC):
         left = self.join_deadline - asyncio.get_running_loop().time() - margin
         return max(0.0, min(default, left))
 
+    @classmethod
+    def prewarm(cls, options: Any) -> None:  # noqa: B027 - optional hook
+        """Load what every session of this face needs, once per process, before the first
+        session (blocking; the composer calls it with the brain's prewarm)."""
+
     @abstractmethod
     async def start(self, session: Any, transport: Transport) -> None:
         """Attach to ``session`` over ``transport``, or raise."""

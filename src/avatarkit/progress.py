@@ -12,10 +12,11 @@ Cheap to import: ``rich`` is imported only when a load turns slow.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,6 +26,7 @@ _quiet: bool | None = None
 SLOW_AFTER = 1.0
 
 _lock = threading.Lock()
+_listeners: list[Callable[[str, str | None], None]] = []
 _spinner: Any = None  # one rich ``Progress`` shared by the slow loads running now
 _spinning = 0
 
@@ -42,9 +44,39 @@ def is_quiet() -> bool:
     return os.environ.get("AVATARKIT_QUIET", "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def watch(listener: Callable[[str, str | None], None]) -> Callable[[], None]:
+    """Call ``listener(what, None)`` when a load starts and ``listener(what, outcome)`` when
+    it ends (``"1.2 s"``, ``"failed"``, ``"stopped"``), quiet or not, from the loading
+    thread; returns the function that stops it (a server's "getting ready" progress)."""
+    _listeners.append(listener)
+    return lambda: _listeners.remove(listener) if listener in _listeners else None
+
+
+def _tell(what: str, outcome: str | None) -> None:
+    for listener in list(_listeners):
+        with contextlib.suppress(Exception):  # a listener never breaks a load
+            listener(what, outcome)
+
+
 @contextmanager
 def loading(what: str, *, quiet: bool | None = None) -> Iterator[None]:
     """Time a load; past :data:`SLOW_AFTER` seconds show it (see the module notes)."""
+    _tell(what, None)
+    start = time.perf_counter()
+    outcome = "failed"
+    try:
+        with _noted(what, quiet):
+            yield
+        outcome = f"{time.perf_counter() - start:.1f} s"
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        outcome = "stopped"
+        raise
+    finally:
+        _tell(what, outcome)
+
+
+@contextmanager
+def _noted(what: str, quiet: bool | None) -> Iterator[None]:
     if is_quiet() if quiet is None else quiet:
         yield
         return

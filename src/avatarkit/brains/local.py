@@ -74,6 +74,15 @@ class LocalBrain(Brain):
             description="seconds of silence that end the user's speech (Silero VAD)")
         temperature: float | None = Field(None, ge=0.0, le=2.0,
                                           description="LLM sampling temperature")
+        fast_turns: bool = Field(
+            True, description="end turns sooner: whisper starts at the first silence (not "
+            "after min_silence), no end-of-turn wait beyond min_silence, TTS may start "
+            "before the turn is confirmed and speaks the reply's first clause on its own; "
+            "False = LiveKit's defaults")
+        stt_window: float = Field(
+            30.0, ge=15.0, le=30.0, description="whisper's encoder window in seconds for "
+            "turns that fit: 15 transcribes ~3x faster but mishears a little more often "
+            "(docs/performance.md)")
         max_tokens: int | None = Field(
             200, ge=1, description="cap on a reply's length in tokens (small models can "
             "run on to the full context); None = no cap")
@@ -102,6 +111,13 @@ class LocalBrain(Brain):
         if options.base_url is None:
             assets.llama_server_binary()
             assets.smollm2_gguf_path()
+
+    @classmethod
+    def required_modules(cls, options: Any) -> tuple[str, ...]:
+        """Python modules this brain needs (``doctor`` checks them; the LiveKit plugins
+        are imported on the main thread before a background prewarm)."""
+        return ("livekit.agents", "livekit.plugins.silero", "livekit.plugins.openai",
+                "faster_whisper")
 
     def _api_key(self) -> str | None:
         key = self.options.api_key
@@ -150,6 +166,15 @@ class LocalBrain(Brain):
             load_piper_voice(opts.voice)
         self.llm_base_url()
 
+    def warm_prompt(self, instructions: str) -> None:
+        """One-token request with the agent's ``instructions`` as the system prompt, so the
+        LLM server has them cached (llama.cpp keeps the prompt prefix) before the first
+        turn. Best effort: a failure only means a slower first turn."""
+        from ..engines.probes import warm_up
+
+        warm_up(self.llm_base_url(), self.options.model, system=instructions,
+                api_key=self._api_key())
+
     def build(self) -> BrainParts:
         """Fresh STT/LLM/TTS for one session, the shared VAD, and VAD turn detection."""
         from ..engines.tts_select import create_tts
@@ -161,15 +186,25 @@ class LocalBrain(Brain):
         llm = openai_compatible_llm(model=opts.model, base_url=self.llm_base_url(),
                                     api_key=self._api_key(), temperature=opts.temperature,
                                     max_tokens=opts.max_tokens)
-        stt = WhisperSTT(language=opts.stt_language)
+        vad = load_vad(opts.min_silence)
+        stt = WhisperSTT(language=opts.stt_language, vad=vad if opts.fast_turns else None,
+                         window=opts.stt_window)
         tts = create_tts(opts.tts, opts.voice)
         self._owned += [llm, stt, tts]
+        if opts.fast_turns:  # the reply's first words are spoken before its first sentence ends
+            from livekit.agents import tts as lk_tts
+
+            from ..engines.first_chunk import FirstChunkTokenizer
+
+            tts = lk_tts.StreamAdapter(tts=tts, sentence_tokenizer=FirstChunkTokenizer())
+            self._owned.append(tts)
         return BrainParts(
             llm=llm,
             stt=stt,
             tts=tts,
-            vad=load_vad(opts.min_silence),
-            session_options={"turn_handling": turn_handling()},
+            vad=vad,
+            session_options={"turn_handling": turn_handling(
+                opts.min_silence if opts.fast_turns else None)},
         )
 
     async def aclose(self) -> None:
@@ -179,13 +214,20 @@ class LocalBrain(Brain):
             await part.aclose()
 
 
-def turn_handling() -> dict[str, Any]:
+def turn_handling(min_silence: float | None = None) -> dict[str, Any]:
     """``AgentSession(turn_handling=...)`` for offline use.
 
     VAD ends the turn (the default turn-detector model waits up to ~2.5 s on synthetic
-    speech); interruptions use the VAD too, never a cloud detector.
+    speech); interruptions use the VAD too, never a cloud detector. With ``min_silence``
+    (fast turns), the turn ends when the VAD's silence window does: LiveKit's endpointing
+    would otherwise wait 0.5 s from the speech end, and the VAD has already waited
+    ``min_silence``; preemptive generation also runs the TTS before the turn is confirmed.
     """
-    return {"turn_detection": "vad", "interruption": {"mode": "vad"}}
+    options: dict[str, Any] = {"turn_detection": "vad", "interruption": {"mode": "vad"}}
+    if min_silence is not None:
+        options["endpointing"] = {"min_delay": min_silence}
+        options["preemptive_generation"] = {"enabled": True, "preemptive_tts": True}
+    return options
 
 
 def shutdown() -> None:

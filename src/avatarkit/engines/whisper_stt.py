@@ -1,8 +1,12 @@
 """Offline speech-to-text: faster-whisper with the packaged ``tiny.en`` model.
 
-:class:`WhisperSTT` is a non-streaming ``stt.STT``; ``AgentSession`` wraps it with the
-session's VAD (``stt.StreamAdapter``) automatically, so each VAD-detected utterance is
-transcribed once, in a worker thread.
+:class:`WhisperSTT` without a VAD is a non-streaming ``stt.STT``: ``AgentSession`` wraps it
+with the session's VAD (``stt.StreamAdapter``), so each VAD-detected utterance is
+transcribed once its silence window has passed. Given a VAD, it streams
+(:class:`~avatarkit.engines.early_stt.EarlyTranscribeStream`): whisper starts on the
+utterance at the first silence, so the transcript is (nearly) ready when the VAD ends the
+turn. ``window`` below 30 s transcribes short turns on a shorter encoder window
+(:mod:`~avatarkit.engines.whisper_window`: faster, slightly less accurate).
 """
 
 from __future__ import annotations
@@ -19,13 +23,19 @@ import numpy as np
 from livekit import rtc
 from livekit.agents import stt, utils
 from livekit.agents.language import LanguageCode
-from livekit.agents.types import NOT_GIVEN, APIConnectOptions, NotGivenOr
+from livekit.agents.types import (
+    DEFAULT_API_CONNECT_OPTIONS,
+    NOT_GIVEN,
+    APIConnectOptions,
+    NotGivenOr,
+)
 
 from ..progress import loading
 from . import assets
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
+    from livekit.agents.vad import VAD
 
 SAMPLE_RATE = 16000
 _models_lock = threading.Lock()
@@ -89,12 +99,18 @@ class WhisperSTT(stt.STT):
         model_path: str | Path | None = None,
         cpu_threads: int = 2,
         beam_size: int = 1,
+        vad: VAD | None = None,
+        window: float = 30.0,
     ) -> None:
-        super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
+        super().__init__(capabilities=stt.STTCapabilities(streaming=vad is not None,
+                                                          interim_results=False))
         self._language = language
         self._model_path = model_path
         self._cpu_threads = cpu_threads
         self._beam_size = beam_size
+        self._vad = vad
+        self._window = window
+        self.last_stream: stt.RecognizeStream | None = None  # for tests and benchmarks
 
     @property
     def model(self) -> str:
@@ -108,8 +124,29 @@ class WhisperSTT(stt.STT):
         """Load the model now (blocking) instead of on the first utterance."""
         load_whisper_model(self._model_path, cpu_threads=self._cpu_threads)
 
+    def stream(
+        self,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+    ) -> stt.RecognizeStream:
+        """With a VAD: a stream that transcribes each utterance from its first silence."""
+        if self._vad is None:
+            return super().stream(language=language, conn_options=conn_options)
+        from .early_stt import EarlyTranscribeStream
+
+        self.last_stream = EarlyTranscribeStream(self, vad=self._vad, language=language,
+                                                 conn_options=conn_options)
+        return self.last_stream
+
     def _transcribe(self, audio: np.ndarray, language: str) -> tuple[str, float, str]:
         model = load_whisper_model(self._model_path, cpu_threads=self._cpu_threads)
+        if self._window < 30.0:
+            from .whisper_window import transcribe_short
+
+            short = transcribe_short(model, audio, language, window=self._window)
+            if short is not None:
+                return short
         multilingual = bool(model.model.is_multilingual)
         segments, info = model.transcribe(
             audio,

@@ -174,6 +174,15 @@ class LocalFace(Face):
         if background.kind == "image":  # an existing file that is not an image fails here
             background_pixels(background, options.width, options.height)
 
+    @classmethod
+    def prewarm(cls, options: Any) -> None:
+        """Build and warm one renderer (portrait, landmarks, first frames), so the first
+        session's start costs what every later one does."""
+        from ..progress import loading
+
+        with loading("face renderer"):
+            cls(options)._build_renderer()
+
     @staticmethod
     def _load_portrait(o: Options) -> Any:
         from ..render.portrait import load_portrait

@@ -13,6 +13,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import signal
 import time
 from collections.abc import Callable
 from typing import Any, Literal
@@ -22,10 +23,12 @@ from pydantic import BaseModel, ValidationError
 
 from ..composer import Composer, Plan
 from ..errors import AvatarkitError
+from ..progress import watch
 from ..web import static_dir as shared_static_dir
 from ..web.origins import OriginPolicy, own_origins
 from ..web.serving import listen, origin_check, read_model, serve_until_signal
 from . import static_dir
+from .readiness import Readiness
 
 log = logging.getLogger("avatarkit.playground")
 
@@ -69,22 +72,54 @@ class PlaygroundServer:
         self._runner: web.AppRunner | None = None
         self._policy = OriginPolicy(allowed=allow_origins)
         self._stopping = False
+        self.readiness = Readiness()
 
     def prewarm(self) -> None:
-        """Load the brain's models (and start the llama.cpp server) once. Blocking.
-
-        Also builds one session's components and closes them: that imports the LiveKit
-        plugins on this thread (LiveKit wants them registered on the main thread) and makes
-        the first browser's session start as fast as the others.
+        """Load everything the first turn needs once, then mark the playground ready.
+        Blocking, on the main thread (see :meth:`prewarm_in_background` to serve meanwhile).
         """
+        self.readiness.begin()
         composer = Composer(self.plan)
-        composer.prewarm()
+        composer.import_plugins()
+        self._load(composer)
 
         async def build_once() -> None:
-            composer.brain.build()
-            await composer.brain.aclose()
+            await self._build_once(composer)
 
         asyncio.run(build_once())
+        self.readiness.set_ready()
+
+    def prewarm_in_background(self) -> asyncio.Task[None]:
+        """Serve while the models load: the page shows "getting ready" with each load
+        (``GET /healthz``) and ``POST /offer`` answers 503 until everything is loaded.
+        Call on the main thread, in the serving loop; the task fails if loading does."""
+        self.readiness.begin()
+        composer = Composer(self.plan)
+        return asyncio.ensure_future(self._prewarm_async(composer))
+
+    async def _prewarm_async(self, composer: Composer) -> None:
+        try:
+            composer.import_plugins()  # LiveKit registers plugins on the main thread only
+            await asyncio.to_thread(self._load, composer)
+            await self._build_once(composer)
+        except Exception as exc:  # noqa: BLE001 - shown on the page and raised to the CLI
+            self.readiness.set_failed(exc)
+            raise
+        self.readiness.set_ready()
+
+    def _load(self, composer: Composer) -> None:
+        stop = watch(self.readiness.note)
+        try:
+            composer.prewarm()
+        finally:
+            stop()
+
+    @staticmethod
+    async def _build_once(composer: Composer) -> None:
+        """One session's components, built and closed: imports what ``build`` imports on
+        this thread, so the first browser's session starts as fast as the others."""
+        composer.brain.build()
+        await composer.brain.aclose()
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_OFFER_BYTES, middlewares=[
@@ -135,7 +170,8 @@ class PlaygroundServer:
                                 headers={"Cache-Control": "no-store"})
 
     async def _health(self, request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "sessions": len(self.peers)})
+        return web.json_response({"ok": True, "sessions": len(self.peers),
+                                  **self.readiness.to_dict()})
 
     async def _sessions(self, request: web.Request) -> web.Response:
         return web.json_response({
@@ -148,6 +184,11 @@ class PlaygroundServer:
 
         if self._stopping:
             return _error(503, "the playground is shutting down")
+        if not self.readiness.ready:
+            status = self.readiness.to_dict()
+            return web.json_response({**status, "error": status["error"] or (
+                "the avatar is getting ready (loading models); try again in a moment")},
+                status=503)
         if len(self.peers) >= self.max_sessions:
             return _error(503, f"the playground already runs {len(self.peers)} sessions "
                           "(--max-sessions); close a tab or try again later")
@@ -251,15 +292,26 @@ def run_playground(plan: Plan, *, host: str, port: int, open_browser: bool = Fal
     """Prewarm, serve until Ctrl-C, then close every session. Blocking."""
     server = PlaygroundServer(plan, host=host, port=port, max_sessions=max_sessions)
     echo(f"avatarkit playground: brain '{plan.brain_cls.name}', face chain "
-         f"{' -> '.join(f.cls.name for f in plan.faces)}; loading models...")
-    server.prewarm()
+         f"{' -> '.join(f.cls.name for f in plan.faces)}")
+    Composer(plan).import_plugins()  # before serving: it would hold up the serving loop
 
     def ready() -> None:
-        echo(f"avatarkit playground: open {server.url}  (Ctrl-C to stop)")
+        echo(f"avatarkit playground: open {server.url}  (Ctrl-C to stop); getting ready "
+             "(loading models)...")
         if open_browser:
             import webbrowser
 
             webbrowser.open(server.url)
+
+        def loaded(task: asyncio.Task[None]) -> None:
+            if task.cancelled():
+                return
+            if task.exception() is None:
+                echo("avatarkit playground: ready")
+            else:  # stop serving; the error is raised below, after the shutdown
+                signal.raise_signal(signal.SIGTERM)
+
+        server.prewarm_in_background().add_done_callback(loaded)
 
     async def stop() -> None:
         if server.peers:
@@ -267,4 +319,6 @@ def run_playground(plan: Plan, *, host: str, port: int, open_browser: bool = Fal
         await server.stop()
 
     asyncio.run(serve_until_signal(server.start, stop, ready))
+    if server.readiness.error is not None:
+        raise server.readiness.error
     echo("avatarkit playground: stopped")

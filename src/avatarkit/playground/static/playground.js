@@ -232,7 +232,7 @@
   }
 
   async function start() {
-    if (active) return;
+    if (active || !(window.avatarkitReady && window.avatarkitReady.ready)) return;
     clearError();
     notice("");
     $("start").disabled = true;
@@ -344,7 +344,7 @@
     reset();
   }
   function reset() {
-    $("start").disabled = false;
+    $("start").disabled = !(window.avatarkitReady && window.avatarkitReady.ready);
     $("stop").disabled = true;
   }
   function stop() { teardown("Stopped."); }
