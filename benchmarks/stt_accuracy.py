@@ -22,15 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-QUESTIONS = [
-    "What is the capital of France?",
-    "How many legs does a spider have?",
-    "What colour is the sky on a clear day?",
-    "Name a fruit that is yellow.",
-    "What is two plus two?",
-    "Which ocean is the largest?",
-    "What do bees make?",
-]
+from offline_turn import QUESTIONS  # noqa: E402 - the same questions as the turn benchmark
+
 SAME = {"colour": "color", "two": "2"}
 
 

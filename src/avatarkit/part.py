@@ -24,6 +24,20 @@ from .redact import check_url, is_secret_name, redact_url
 HttpUrl = Annotated[str, AfterValidator(check_url)]
 
 
+
+def require_env(what: str, variables: tuple[str, ...] | list[str],
+                environ: Mapping[str, str] | None, alternative: str) -> None:
+    """Raise :class:`MissingCredentialsError` naming the unset ``variables`` ``what`` needs
+    (and, in the hint, the ``alternative`` to exporting them)."""
+    environ = os.environ if environ is None else environ
+    missing = [var for var in variables if not environ.get(var)]
+    if missing:
+        raise MissingCredentialsError(
+            f"{what} needs {', '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not set",
+            hint="export " + " ".join(f"{v}=..." for v in missing) + f" ({alternative})",
+        )
+
 class PartOptions(BaseModel):
     """Base for a part's nested ``Options``: unknown keys are refused, ``true``/``false``
     is refused for a number (pydantic would read it as 1/0), and the validation schema is
@@ -130,15 +144,8 @@ class Part:
         """Raise before any network call if this part cannot run with ``options``."""
         if cls.unavailable:
             raise PartUnavailableError(f"{cls.kind} '{cls.name}' is unavailable: {cls.unavailable}")
-        environ = os.environ if environ is None else environ
-        missing = [var for var in cls.required_env(options) if not environ.get(var)]
-        if missing:
-            raise MissingCredentialsError(
-                f"{cls.kind} '{cls.name}' needs {', '.join(missing)}, which "
-                f"{'is' if len(missing) == 1 else 'are'} not set",
-                hint="export " + " ".join(f"{v}=..." for v in missing)
-                + " (or put them in your environment before running avatarkit)",
-            )
+        require_env(f"{cls.kind} '{cls.name}'", cls.required_env(options), environ,
+                    "or put them in your environment before running avatarkit")
 
 
 def format_validation_error(exc: ValidationError) -> str:

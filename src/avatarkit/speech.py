@@ -13,7 +13,6 @@ loaded, :func:`providers` holds avatarkit's own (built-in entry points only).
 from __future__ import annotations
 
 import difflib
-import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -21,12 +20,11 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import (
     ConfigError,
-    MissingCredentialsError,
     PartUnavailableError,
     UnknownPartError,
     clip,
 )
-from .part import Part, format_validation_error
+from .part import Part, format_validation_error, require_env
 
 KINDS = ("stt", "llm", "tts")
 #: What each kind is called in messages.
@@ -73,15 +71,8 @@ class SpeechProvider(Part):
     @classmethod
     def check_usable(cls, options: Any, environ: Mapping[str, str] | None = None) -> None:
         """Raise before any network call if the provider cannot run with ``options``."""
-        environ = os.environ if environ is None else environ
-        missing = [var for var in cls.required_env(options) if not environ.get(var)]
-        if missing:
-            raise MissingCredentialsError(
-                f"{cls.kind} '{cls.name}' needs {', '.join(missing)}, which "
-                f"{'is' if len(missing) == 1 else 'are'} not set",
-                hint="export " + " ".join(f"{v}=..." for v in missing)
-                + f" (or set --brain-opt {cls.kind}_options.api_key=...)",
-            )
+        require_env(f"{cls.kind} '{cls.name}'", cls.required_env(options), environ,
+                    f"or set --brain-opt {cls.kind}_options.api_key=...")
         if cls.unavailable:
             raise PartUnavailableError(f"{cls.kind} '{cls.name}' is unavailable: {cls.unavailable}")
         from importlib.util import find_spec
