@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
@@ -18,6 +19,13 @@ from room_worker import LOCAL_AGENT, LOCAL_FACE_OPTS, WorkerProcess
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A suite started in the background (``cmd &`` in a script) has SIGINT ignored, and an
+    ignored signal stays ignored in every child: the Ctrl-C tests would then test nothing.
+    A handler (unlike SIG_IGN) is reset to the default in children, so they get Ctrl-C."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``local_extra`` skip, saying what to install, when the extra is missing."""
