@@ -134,7 +134,9 @@ def test_metadata() -> None:
     assert LocalFace.emotions == EMOTIONS
     assert LocalFace.supports_background
     assert 0 < LocalFace.load_cost <= 1
-    assert LocalFace.capabilities() == {"emotions": list(EMOTIONS), "background": True}
+    assert LocalFace.capabilities() == {
+        "emotions": list(EMOTIONS), "background": True, "first_frame_latency": None,
+        "backgrounds": ["original", "studio", "office", "sunset", "night"]}
 
 
 def test_options() -> None:

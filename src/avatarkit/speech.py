@@ -71,6 +71,11 @@ class SpeechProvider(Part):
         return cls.env
 
     @classmethod
+    def required_modules(cls, options: Any) -> tuple[str, ...]:
+        """``modules`` (and ``requires``): what ``avatarkit doctor`` checks."""
+        return (*cls.modules, *(m for m in cls.requires if m not in cls.modules))
+
+    @classmethod
     def check_usable(cls, options: Any, environ: Mapping[str, str] | None = None) -> None:
         """Raise before any network call if the provider cannot run with ``options``."""
         environ = os.environ if environ is None else environ
@@ -86,7 +91,7 @@ class SpeechProvider(Part):
             raise PartUnavailableError(f"{cls.kind} '{cls.name}' is unavailable: {cls.unavailable}")
         from importlib.util import find_spec
 
-        for module in cls.modules:
+        for module in cls.required_modules(options):
             try:
                 found = find_spec(module) is not None
             except (ImportError, ValueError):

@@ -72,6 +72,7 @@ class LocalFace(Face):
     env: ClassVar[tuple[str, ...]] = ()
     emotions: ClassVar[tuple[str, ...]] = EMOTIONS
     supports_background: ClassVar[bool] = True
+    backgrounds: ClassVar[tuple[str, ...]] = ("original", "studio", "office", "sunset", "night")
     load_cost: ClassVar[float] = _load_cost()
 
     class Options(PartOptions):
