@@ -54,7 +54,8 @@ LAYER_OF: dict[str, str] = {
     "avatarkit.composer": "composer",
     "avatarkit.playground.server": "apps", "avatarkit.worker": "apps",
     "avatarkit.demo": "apps", "avatarkit.doctor": "apps", "avatarkit.listing": "apps",
-    "avatarkit.testing": "apps",
+    "avatarkit.testing": "apps", "avatarkit.scaffold": "apps",
+    "avatarkit.scaffold_face": "apps", "avatarkit.scaffold_brain": "apps",
     "avatarkit.cli": "cli", "avatarkit.__main__": "cli",
     "avatarkit": "api",  # the package itself: the lazy public API
     "avatarkit.plugin": "api",  # the stable API for plugin authors

@@ -23,7 +23,8 @@ API_VERSION = "1.0"
 _WHERE = {
     "AgentSession": "livekit.agents",
     "Brain": ".brain", "BrainParts": ".brain", "Check": ".checks", "EMOTIONS": ".emotions",
-    "Face": ".face", "Register": ".hookspecs", "hookimpl": ".hookspecs", "MediaSink": ".media",
+    "Face": ".face", "GeneratorFace": ".faces.generator_face",
+    "Register": ".hookspecs", "hookimpl": ".hookspecs", "MediaSink": ".media",
     "HttpUrl": ".part", "PartOptions": ".part", "Transport": ".transports.base",
     "STTProvider": ".speech", "LLMProvider": ".speech", "TTSProvider": ".speech",
     **{name: ".errors" for name in (
