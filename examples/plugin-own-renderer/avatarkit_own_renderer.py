@@ -90,10 +90,12 @@ def _level(pcm: bytes) -> float:
 
 
 class OwnRendererFace(GeneratorFace):
-    """The own-renderer face: a self-hosted renderer (replace BarGenerator._render)."""
+    """Template: a custom face on your own GPU (replace BarGenerator._render)."""
 
     name: ClassVar[str] = "own-renderer"
-    summary: ClassVar[str] = "The own-renderer face: a self-hosted renderer (replace BarGenerator._render)."
+    summary: ClassVar[str] = (
+        "Template: a custom face on your own GPU (replace BarGenerator._render)."
+    )
     width: ClassVar[int] = 256
     height: ClassVar[int] = 256
 

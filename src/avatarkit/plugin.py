@@ -24,7 +24,8 @@ _WHERE = {
     "AgentSession": "livekit.agents",
     "Brain": ".brain", "BrainParts": ".brain", "Check": ".checks", "EMOTIONS": ".emotions",
     "Face": ".face", "GeneratorFace": ".faces.generator_face",
-    "Register": ".hookspecs", "hookimpl": ".hookspecs", "MediaSink": ".media",
+    "Register": ".hookspecs", "AvatarSessionFace": ".faces.avatar_session",
+    "AvatarSessionOptions": ".faces.avatar_session", "hookimpl": ".hookspecs", "MediaSink": ".media",
     "HttpUrl": ".part", "PartOptions": ".part", "Transport": ".transports.base",
     "STTProvider": ".speech", "LLMProvider": ".speech", "TTSProvider": ".speech",
     **{name: ".errors" for name in (

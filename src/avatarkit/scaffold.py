@@ -31,9 +31,8 @@ def scaffold(name: str, kind: str, directory: Path | None = None) -> Path:
     values = {
         "name": name, "module": module, "cls": cls, "kind": kind, "dist": f"avatarkit-{name}",
         "env": name.replace("-", "_").upper() + "_API_KEY",
-        "summary": (f"The {name} face: a self-hosted renderer (replace BarGenerator._render)."
-                    if kind == "face" else
-                    f"The {name} brain: STT, LLM and TTS over an OpenAI-compatible server."),
+        "summary": (f"The {name} face, rendered on this machine." if kind == "face" else
+                    f"The {name} brain: STT, LLM, TTS on an OpenAI-compatible server."),
         "deps": "" if kind == "face" else
         ', "livekit-plugins-openai~=1.8", "livekit-plugins-silero~=1.8"',
     }

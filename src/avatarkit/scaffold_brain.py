@@ -21,7 +21,9 @@ class {cls}(Brain):
     """{summary}"""
 
     name: ClassVar[str] = "{name}"
-    summary: ClassVar[str] = "{summary}"
+    summary: ClassVar[str] = (
+        "{summary}"
+    )
     env: ClassVar[tuple[str, ...]] = ("{env}",)
     requires: ClassVar[tuple[str, ...]] = (
         "livekit.agents", "livekit.plugins.openai", "livekit.plugins.silero")

@@ -95,7 +95,9 @@ class {cls}(GeneratorFace):
     """{summary}"""
 
     name: ClassVar[str] = "{name}"
-    summary: ClassVar[str] = "{summary}"
+    summary: ClassVar[str] = (
+        "{summary}"
+    )
     width: ClassVar[int] = 256
     height: ClassVar[int] = 256
 
