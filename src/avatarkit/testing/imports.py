@@ -45,7 +45,7 @@ def measure_import(module: str, *, python: str | None = None, repeat: int = 3) -
     return ImportCost(module, best["seconds"], tuple(best["heavy"]))
 
 
-def check_import_cost(module: str, *, budget: float = 0.5,
+def check_import_cost(module: str, *, budget: float = 1.0,
                       python: str | None = None) -> ImportCost:
     """``import module`` imports none of :data:`HEAVY` and takes under ``budget`` seconds
     (it runs every time ``avatarkit plugins``, ``--help`` or a worker starts)."""

@@ -66,7 +66,8 @@ class BrokenTransport(Transport):
 class _Watch:
     """Tasks, threads and paid sessions before a scenario, compared after it."""
 
-    def __init__(self, paid: PaidSessions | None) -> None:
+    def __init__(self, paid: PaidSessions | None, ignore: tuple[str, ...] = ()) -> None:
+        self.ignore = ignore
         self.tasks = set(asyncio.all_tasks())
         self.threads = set(threading.enumerate())
         self.paid = paid
@@ -76,9 +77,11 @@ class _Watch:
         deadline = time.monotonic() + settle
         while True:
             tasks = [t for t in asyncio.all_tasks() if t not in self.tasks and not t.done()
-                     and t is not asyncio.current_task() and not _server_side(t)]
+                     and t is not asyncio.current_task() and not _server_side(t)
+                     and not _task_name(t).startswith(self.ignore or ("\0",))]
             threads = [t for t in threading.enumerate() if t not in self.threads
-                       and t.is_alive() and not t.name.startswith(("asyncio_", "ThreadPool"))]
+                       and t.is_alive() and not t.name.startswith(("asyncio_", "ThreadPool"))
+                       and type(t).__name__ != "_DummyThread"]  # native (FFI) threads
             if (not tasks and not threads) or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.05)
@@ -119,6 +122,8 @@ async def check_face_lifecycle(
     context: StartContext | None = None,
     hanging_context: StartContext | None = None,
     paid: PaidSessions | None = None,
+    ignore_tasks: tuple[str, ...] = (),
+    between: float = 0.0,
     hang_after: float = 0.05,
     timeout: float = 30.0,
     settle: float = 2.0,
@@ -129,6 +134,8 @@ async def check_face_lifecycle(
     :func:`offline_context`; a cloud face passes one with a room). ``hanging_context``: one
     in which ``start`` hangs (e.g. the stand-in never answers; default ``context``, with
     ``start`` cut after ``hang_after`` seconds, as the composer's join timeout does).
+    ``ignore_tasks``: name prefixes of tasks that are not the face's (your stand-in's).
+    ``between``: seconds to wait between scenarios (a provider ending the last session).
     Returns the seconds each scenario took.
     """
     ctx = context or offline_context
@@ -151,14 +158,15 @@ async def check_face_lifecycle(
 
     await start_close(None)  # warm up: process-wide pools and threads are not leaks
     t0 = time.perf_counter()
-    await start_close(_Watch(paid))
+    await start_close(_Watch(paid, ignore_tasks))
     took["start then close"] = time.perf_counter() - t0
     for name, scenario, scenario_ctx in (
             ("close after a failed start", _failed_start, ctx),
             ("close while start hangs", _hanging_start, hang_ctx),
             ("cancel", _cancelled, ctx)):
+        await asyncio.sleep(between)
         t0 = time.perf_counter()
-        watch = _Watch(paid)
+        watch = _Watch(paid, ignore_tasks)
         await scenario(make_face, scenario_ctx, hang_after, timeout)
         await watch.check(f"lifecycle: {name}", settle)
         took[name] = time.perf_counter() - t0
@@ -217,6 +225,10 @@ async def _cancelled(make_face: Callable[[], Any], ctx: StartContext, _hang: flo
                             f"{timeout:g} s", "aclose() must finish when its task is cancelled")
     if not task.cancelled() and task.exception() is not None:
         exc = task.exception()
+        if not started.is_set():
+            raise ContractError("lifecycle: cancel", f"start failed before the cancel: {exc!r}",
+                                "check the context (a stand-in still busy with the previous "
+                                "session? pass between=...)") from exc
         raise ContractError("lifecycle: cancel", f"cancelling raised {exc!r}",
                             "aclose() must never raise") from exc
 
