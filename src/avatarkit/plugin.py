@@ -25,7 +25,8 @@ _WHERE = {
     "Brain": ".brain", "BrainParts": ".brain", "Check": ".checks", "EMOTIONS": ".emotions",
     "Face": ".face", "GeneratorFace": ".faces.generator_face",
     "Register": ".hookspecs", "AvatarSessionFace": ".faces.avatar_session",
-    "AvatarSessionOptions": ".faces.avatar_session", "hookimpl": ".hookspecs", "MediaSink": ".media",
+    "AvatarSessionOptions": ".faces.avatar_session", "hookimpl": ".hookspecs",
+    "MediaSink": ".media",
     "HttpUrl": ".part", "PartOptions": ".part", "Transport": ".transports.base",
     "STTProvider": ".speech", "LLMProvider": ".speech", "TTSProvider": ".speech",
     **{name: ".errors" for name in (
