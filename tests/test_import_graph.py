@@ -38,7 +38,7 @@ LAYER_OF: dict[str, str] = {
     "avatarkit.errors": "base", "avatarkit.redact": "base", "avatarkit.part": "base",
     "avatarkit.hookspecs": "base", "avatarkit.emotions": "base", "avatarkit.media": "base",
     "avatarkit.report": "base", "avatarkit.progress": "base", "avatarkit.tables": "base",
-    "avatarkit.lk_private": "base", "avatarkit.catalog": "base",
+    "avatarkit.lk_private": "base", "avatarkit.catalog": "base", "avatarkit.checks": "base",
     "avatarkit.config": "config", "avatarkit.config_sources": "config",
     # the two part interfaces and the transport interface
     "avatarkit.brain": "interfaces", "avatarkit.face": "interfaces",
@@ -56,8 +56,11 @@ LAYER_OF: dict[str, str] = {
     "avatarkit.embed": "apps",
     "avatarkit.playground.server": "apps", "avatarkit.worker": "apps",
     "avatarkit.demo": "apps", "avatarkit.doctor": "apps", "avatarkit.listing": "apps",
+    "avatarkit.testing": "apps", "avatarkit.scaffold": "apps",
+    "avatarkit.scaffold_face": "apps", "avatarkit.scaffold_brain": "apps",
     "avatarkit.cli": "cli", "avatarkit.__main__": "cli",
     "avatarkit": "api",  # the package itself: the lazy public API
+    "avatarkit.plugin": "api",  # the stable API for plugin authors
 }
 
 

@@ -135,7 +135,7 @@ def test_metadata() -> None:
     assert LocalFace.supports_background
     assert 0 < LocalFace.load_cost <= 1
     assert LocalFace.capabilities() == {
-        "emotions": list(EMOTIONS), "background": True,
+        "emotions": list(EMOTIONS), "background": True, "first_frame_latency": None,
         "backgrounds": ["original", "studio", "office", "sunset", "night"]}
 
 

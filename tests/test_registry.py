@@ -231,3 +231,17 @@ def test_example_plugin_package_registers(plugin_dir, clean_env) -> None:
     assert reg.info("face", "sparkle").distribution == "avatarkit-sparkle"
     assert face.emotions and face.supports_background
     face.check_usable(face.parse_options({}), {})
+
+
+def test_no_plugin_none_keeps_the_audio_only_face_on_the_command_line(clean_env, capsys,
+                                                                        monkeypatch) -> None:
+    import json
+
+    for args, env in ((["--no-plugin", "none", "plugins", "--json"], None),
+                      (["plugins", "--json"], "none")):
+        if env:
+            monkeypatch.setenv("AVATARKIT_DISABLE_PLUGINS", env)
+        out = run_cli(capsys, *args)
+        assert out.returncode == 0, out.stderr
+        names = {(p["kind"], p["name"]) for p in json.loads(out.stdout)["parts"]}
+        assert ("face", "none") in names

@@ -25,15 +25,18 @@ if TYPE_CHECKING:
         UsageError,
     )
     from .face import EMOTIONS, Face
-    from .hookspecs import hookimpl
+    from .hookspecs import Register, hookimpl
+    from .media import MediaSink
     from .part import PartOptions
     from .registry import Registry
+    from .transports.base import Transport
 
 _WHERE = {
     "attach": "embed", "Avatar": "embed",
     "Brain": "brain", "BrainParts": "brain", "Composer": "composer", "make_plan": "composer",
     "AvatarkitConfig": "config", "load_config": "config", "EMOTIONS": "face", "Face": "face",
-    "hookimpl": "hookspecs", "Registry": "registry", "PartOptions": "part",
+    "hookimpl": "hookspecs", "Register": "hookspecs", "Registry": "registry",
+    "PartOptions": "part", "MediaSink": "media", "Transport": "transports.base",
     **{name: "errors" for name in (
         "AvatarkitError", "ConfigError", "FaceStartError", "MissingCredentialsError",
         "PartUnavailableError", "UnknownPartError", "UsageError")},
@@ -62,10 +65,13 @@ __all__ = [
     "ConfigError",
     "Face",
     "FaceStartError",
+    "MediaSink",
     "MissingCredentialsError",
     "PartOptions",
     "PartUnavailableError",
+    "Register",
     "Registry",
+    "Transport",
     "UnknownPartError",
     "UsageError",
     "attach",

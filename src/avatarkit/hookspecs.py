@@ -7,33 +7,36 @@ from typing import Any
 
 import pluggy
 
+Register = Callable[[type[Any]], None]
+"""The callback a ``register_*`` hook receives: call it once per part class."""
+
 hookspec = pluggy.HookspecMarker("avatarkit")
 hookimpl = pluggy.HookimplMarker("avatarkit")
 
 
 @hookspec
-def register_brains(register: Callable[[type[Any]], None]) -> None:
+def register_brains(register: Register) -> None:
     """Call ``register(BrainClass)`` for each Brain this plugin provides."""
 
 
 @hookspec
-def register_faces(register: Callable[[type[Any]], None]) -> None:
+def register_faces(register: Register) -> None:
     """Call ``register(FaceClass)`` for each Face this plugin provides."""
 
 
 @hookspec
-def register_stt(register: Callable[[type[Any]], None]) -> None:
+def register_stt(register: Register) -> None:
     """Call ``register(ProviderClass)`` for each speech-to-text provider (an
     :class:`avatarkit.speech.STTProvider`) this plugin provides."""
 
 
 @hookspec
-def register_llm(register: Callable[[type[Any]], None]) -> None:
+def register_llm(register: Register) -> None:
     """Call ``register(ProviderClass)`` for each LLM provider (an
     :class:`avatarkit.speech.LLMProvider`) this plugin provides."""
 
 
 @hookspec
-def register_tts(register: Callable[[type[Any]], None]) -> None:
+def register_tts(register: Register) -> None:
     """Call ``register(ProviderClass)`` for each text-to-speech provider (an
     :class:`avatarkit.speech.TTSProvider`) this plugin provides."""

@@ -6,7 +6,7 @@ import os
 import types
 import typing
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
@@ -19,6 +19,9 @@ from pydantic import (
 
 from .errors import ConfigError, MissingCredentialsError, PartUnavailableError, clip
 from .redact import check_url, is_secret_name, redact_url
+
+if TYPE_CHECKING:
+    from .checks import Check
 
 #: An ``http://`` or ``https://`` URL option (``base_url`` and friends), checked at load.
 HttpUrl = Annotated[str, AfterValidator(check_url)]
@@ -93,6 +96,10 @@ class Part:
     (``extra="forbid"``) and ``env``: the environment variables holding the credentials they
     need. A part whose provider is gone sets ``unavailable`` to the reason; it stays listed
     but is refused at validation time.
+
+    What ``avatarkit doctor`` checks is declared here too, never looked up by name:
+    ``requires`` (or :meth:`required_modules`), :meth:`doctor_checks` (files, binaries,
+    models on this machine) and :meth:`check_reachable` (the part's own servers).
     """
 
     kind: ClassVar[str] = "part"
@@ -101,6 +108,8 @@ class Part:
     Options: ClassVar[type[BaseModel]] = NoOptions
     env: ClassVar[tuple[str, ...]] = ()
     unavailable: ClassVar[str | None] = None
+    requires: ClassVar[tuple[str, ...]] = ()
+    """Python modules the part needs at run time (``doctor`` checks, never imports them)."""
 
     def __init__(self, options: BaseModel | Mapping[str, Any] | None = None) -> None:
         self.options = self.parse_options(options)
@@ -138,6 +147,26 @@ class Part:
     def required_env(cls, options: Any) -> tuple[str, ...]:
         """Environment variables these ``options`` still need (default: all of ``env``)."""
         return cls.env
+
+    @classmethod
+    def required_modules(cls, options: Any) -> tuple[str, ...]:
+        """Python modules these ``options`` need (default: ``requires``)."""
+        return cls.requires
+
+    @classmethod
+    def doctor_checks(cls, options: Any) -> list[Check]:
+        """Local checks for ``avatarkit doctor`` (files, binaries, models): fast, no network.
+
+        Default: none. Options, modules and environment variables are checked already.
+        """
+        return []
+
+    @classmethod
+    async def check_reachable(cls, options: Any, timeout: float) -> list[Check]:
+        """Network checks for ``avatarkit doctor``: the part's own servers answer within
+        ``timeout`` seconds. Default: none (``base_url``/``*_url`` options are checked
+        already). Must not raise, must not start a paid session."""
+        return []
 
     @classmethod
     def check_usable(cls, options: Any, environ: Mapping[str, str] | None = None) -> None:

@@ -69,6 +69,11 @@ class SpeechProvider(Part):
         return cls.env
 
     @classmethod
+    def required_modules(cls, options: Any) -> tuple[str, ...]:
+        """``modules`` (and ``requires``): what ``avatarkit doctor`` checks."""
+        return (*cls.modules, *(m for m in cls.requires if m not in cls.modules))
+
+    @classmethod
     def check_usable(cls, options: Any, environ: Mapping[str, str] | None = None) -> None:
         """Raise before any network call if the provider cannot run with ``options``."""
         require_env(f"{cls.kind} '{cls.name}'", cls.required_env(options), environ,
@@ -77,7 +82,7 @@ class SpeechProvider(Part):
             raise PartUnavailableError(f"{cls.kind} '{cls.name}' is unavailable: {cls.unavailable}")
         from importlib.util import find_spec
 
-        for module in cls.modules:
+        for module in cls.required_modules(options):
             try:
                 found = find_spec(module) is not None
             except (ImportError, ValueError):

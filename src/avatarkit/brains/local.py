@@ -94,6 +94,19 @@ class LocalBrain(Brain):
         self._owned: list[Any] = []
 
     @classmethod
+    def required_modules(cls, options: Any) -> tuple[str, ...]:
+        from .local_checks import MODULES
+
+        return MODULES
+
+    @classmethod
+    def doctor_checks(cls, options: Any) -> list[Any]:
+        """llama.cpp and its model (unless ``base_url``), the Piper voice, whisper's model."""
+        from .local_checks import local_brain_assets
+
+        return local_brain_assets(llama=options.base_url is None)
+
+    @classmethod
     def check_usable(cls, options: Any, environ: Mapping[str, str] | None = None) -> None:
         """Raise :class:`~avatarkit.errors.UsageError` naming what to install; no network."""
         super().check_usable(options, environ)

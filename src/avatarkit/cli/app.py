@@ -14,6 +14,7 @@ from .config import config_app
 from .demo import demo
 from .doctor import doctor
 from .playground import playground
+from .plugin_new import plugin_app
 from .plugins import plugins
 from .run import run
 from .serve import serve
@@ -46,3 +47,4 @@ def _root(
 for command in (plugins, run, doctor, token, demo, playground, serve):
     app.command()(command)
 app.add_typer(config_app, name="config")
+app.add_typer(plugin_app, name="plugin")

@@ -1,0 +1,42 @@
+"""The example plugins (examples/plugin-sparkle, examples/plugin-own-renderer) use the
+public API only and pass avatarkit's kit, as their own tests do."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+PLUGINS = {"plugin-sparkle": "avatarkit_sparkle",
+           "plugin-own-renderer": "avatarkit_own_renderer"}
+PUBLIC = {"avatarkit", "avatarkit.plugin", "avatarkit.testing"}
+
+
+@pytest.mark.parametrize("example", sorted(PLUGINS))
+def test_example_imports_the_public_api_only(example: str) -> None:
+    for path in (EXAMPLES / example).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("avatarkit"):
+                assert node.module in PUBLIC or node.module == PLUGINS[example], (path, node.module)
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("avatarkit."):
+                        assert alias.name in PUBLIC, (path, alias.name)
+
+
+@pytest.mark.local_extra
+@pytest.mark.parametrize("example", sorted(PLUGINS))
+def test_example_passes_the_kit(example: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = EXAMPLES / example
+    env_path = f"{root}:{Path(__file__).resolve().parents[1] / 'src'}"
+    monkeypatch.setenv("PYTHONPATH", env_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "--rootdir", str(root), str(root / "tests")], cwd=root,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "5 passed" in out.stdout
