@@ -95,6 +95,8 @@ class LocalBrain(Brain):
 
     @classmethod
     def required_modules(cls, options: Any) -> tuple[str, ...]:
+        """Python modules this brain needs (``doctor`` checks them; the LiveKit plugins
+        are imported on the main thread before a background prewarm)."""
         from .local_checks import MODULES
 
         return MODULES
@@ -124,13 +126,6 @@ class LocalBrain(Brain):
         if options.base_url is None:
             assets.llama_server_binary()
             assets.smollm2_gguf_path()
-
-    @classmethod
-    def required_modules(cls, options: Any) -> tuple[str, ...]:
-        """Python modules this brain needs (``doctor`` checks them; the LiveKit plugins
-        are imported on the main thread before a background prewarm)."""
-        return ("livekit.agents", "livekit.plugins.silero", "livekit.plugins.openai",
-                "faster_whisper")
 
     def _api_key(self) -> str | None:
         key = self.options.api_key
