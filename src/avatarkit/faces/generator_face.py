@@ -30,6 +30,8 @@ class GeneratorSinkRunner:
         self._fps = fps
         self._playing = False
         self._position = 0.0
+        self._started_at = 0.0  # wall clock of the segment's first audio frame
+        self._segment = 0  # bumped by clear_buffer: a pending "finished" is then stale
         self._tasks: list[asyncio.Task[None]] = []
         self.error: BaseException | None = None
 
@@ -62,12 +64,15 @@ class GeneratorSinkRunner:
             media_time = frames / self._fps
             if isinstance(item, AudioSegmentEnd):
                 if self._playing:
-                    self._playing = False
-                    self._recv.notify_playback_finished(playback_position=self._position,
-                                                        interrupted=False)
-                    self._position = 0.0
+                    # a generator may yield audio faster than real time: the segment has
+                    # played only when the sink's clock reaches its end (until then an
+                    # interruption must still reach clear_buffer)
+                    delay = self._started_at + self._position - time.monotonic()
+                    asyncio.get_running_loop().call_later(
+                        max(0.0, delay), self._finished, self._segment, self._position)
             elif isinstance(item, rtc.AudioFrame):
                 if self._position == 0.0 and item.duration > 0:
+                    self._started_at = time.monotonic()
                     self._recv.notify_playback_started()
                 self._position += item.duration
                 await self._sink.push_audio(item, media_time)
@@ -76,7 +81,15 @@ class GeneratorSinkRunner:
                 await self._sink.push_video(item, media_time)
                 frames += 1
 
+    def _finished(self, segment: int, position: float) -> None:
+        if self._playing and segment == self._segment:
+            self._playing = False
+            self._segment += 1
+            self._recv.notify_playback_finished(playback_position=position, interrupted=False)
+            self._position = 0.0
+
     def _on_clear_buffer(self) -> None:
+        self._segment += 1
         result = self._gen.clear_buffer()
         if asyncio.iscoroutine(result):
             task = asyncio.ensure_future(result)

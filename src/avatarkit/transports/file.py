@@ -244,6 +244,7 @@ class FileTransport(Transport):
         self._input = ScriptedAudioInput()
         self._output = PacedAudioOutput(self._sink, self.clock)
         self._state = "initializing"
+        self._states: list[str] = []  # every state the agent went through, in order
         self._state_changed = asyncio.Event()
 
     def audio_input(self) -> io.AudioInput:
@@ -265,13 +266,17 @@ class FileTransport(Transport):
     def attach(self, session: AgentSession) -> None:
         def on_state(ev: Any) -> None:
             self._state = ev.new_state
+            self._states.append(ev.new_state)
             self._state_changed.set()
 
         session.on("agent_state_changed", on_state)
 
-    async def _wait_state(self, *states: str, timeout: float) -> None:
+    async def _wait_state(self, *states: str, timeout: float, since: int | None = None) -> None:
+        """Until the agent is in one of ``states`` (or, with ``since``, has been in one since
+        ``self._states[since]``: a fast reply can be over before the input has finished)."""
         deadline = time.monotonic() + timeout
-        while self._state not in states:
+        while self._state not in states and (
+                since is None or not set(states) & set(self._states[since:])):
             self._state_changed.clear()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -288,22 +293,28 @@ class FileTransport(Transport):
             else:
                 await self._wait_for("the previous reply to end", "listening", "idle",
                                      timeout=self.max_reply)
+            mark = len(self._states)
+            began = time.monotonic()  # the timing is in place before a fast reply arrives
+            timing = TurnTiming(speech_start=began,
+                                speech_end=began + utt.seconds - utt.trailing_silence)
+            self.timings.append(timing)
             clip_end = await self._input.play(utt.samples)
-            self.timings.append(TurnTiming(speech_start=clip_end - utt.seconds,
-                                           speech_end=clip_end - utt.trailing_silence))
+            timing.speech_start = clip_end - utt.seconds
+            timing.speech_end = clip_end - utt.trailing_silence
             await self._wait_for(f"a reply to input {number}", "thinking", "speaking",
                                  hint="was anything recognised? try a clearer recording "
-                                 "or --ask TEXT")
-            await self._wait_for(f"the reply to input {number} to be spoken", "speaking")
+                                 "or --ask TEXT", since=mark)
+            await self._wait_for(f"the reply to input {number} to be spoken", "speaking",
+                                 since=mark)
         await self._wait_for("the last reply to end", "listening", "idle",
                              timeout=self.max_reply)
         await asyncio.sleep(self.tail)
 
     async def _wait_for(self, what: str, *states: str, timeout: float | None = None,
-                        hint: str | None = None) -> None:
+                        hint: str | None = None, since: int | None = None) -> None:
         timeout = self.reply_timeout if timeout is None else timeout
         try:
-            await self._wait_state(*states, timeout=timeout)
+            await self._wait_state(*states, timeout=timeout, since=since)
         except asyncio.TimeoutError:
             raise AvatarkitError(f"gave up waiting for {what} after {timeout:g} s",
                                  hint=hint) from None
