@@ -29,8 +29,6 @@ def test_example_imports_the_public_api_only(example: str) -> None:
 
 
 @pytest.mark.local_extra
-@pytest.mark.xfail(strict=False, reason="known defect (issue 11 note): a GeneratorFace off-room "
-                   "sometimes keeps talking ~1.4 s after an interruption; the kit catches it")
 @pytest.mark.parametrize("example", sorted(PLUGINS))
 def test_example_passes_the_kit(example: str, monkeypatch: pytest.MonkeyPatch) -> None:
     root = EXAMPLES / example

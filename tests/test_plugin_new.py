@@ -47,8 +47,6 @@ def test_scaffolded_modules_use_the_public_api_only(tmp_path: Path, capsys) -> N
 
 
 @pytest.mark.local_extra
-@pytest.mark.xfail(strict=False, reason="known defect (issue 11 note): a GeneratorFace off-room "
-                   "sometimes keeps talking ~1.4 s after an interruption; the kit catches it")
 def test_scaffolded_face_installs_passes_its_kit_and_is_listed(tmp_path: Path, capsys) -> None:
     out = run_cli(capsys, "plugin", "new", "glow", "--kind", "face",
                   "--dir", str(tmp_path / "glow"))

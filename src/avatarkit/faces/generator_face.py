@@ -63,7 +63,10 @@ class GeneratorSinkRunner:
         async for item in self._gen:
             media_time = frames / self._fps
             if isinstance(item, AudioSegmentEnd):
-                if self._playing:
+                # an end before any audio of the segment played is stale (a flush of an
+                # empty or discarded segment): reporting it would tell LiveKit this speech
+                # has played, and an interruption would then never reach clear_buffer
+                if self._playing and self._position > 0:
                     # a generator may yield audio faster than real time: the segment has
                     # played only when the sink's clock reaches its end (until then an
                     # interruption must still reach clear_buffer)
