@@ -59,6 +59,14 @@ class CapabilityError(UsageError):
     """The face does not support the requested run-time control (emotion, background)."""
 
 
+def did_you_mean(name: str, known: list[str]) -> str:
+    """``"did you mean 'x'? "`` for the closest of ``known`` names, else ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    return f"did you mean '{close[0]}'? " if close else ""
+
+
 def clip(value: object, limit: int = 80) -> str:
     """A user's value for a message: ``repr`` of a string, cut to about ``limit``
     characters (``'abc...' (1234 characters)``) so a huge bad value never floods the

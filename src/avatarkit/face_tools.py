@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .emotions import FACE_TOOLS
@@ -59,12 +59,21 @@ async def add_face_tools(agent: Any, face: Face, current: Callable[[], Face | No
     return [t.info.name for t in tools]
 
 
-def _gone(face: Face | None, what: str) -> str | None:
-    """Why ``face`` cannot take a ``what`` change now, as an answer for the model."""
+async def _change(face: Face | None, what: str, refusal: Callable[[Face], str | None],
+                  apply: Callable[[Face], Awaitable[None]], done: str, subject: str) -> str:
+    """One tool call's answer for the model: the face gone, the value refused, the change
+    made, or why it failed (never an exception: the conversation goes on)."""
     if face is None:
         return (f"The avatar's video stopped (audio only now), so it cannot show {what}. "
                 "Carry on with the conversation without it.")
-    return None
+    refused = refusal(face)
+    if refused is not None:
+        return refused
+    try:
+        await apply(face)
+    except AvatarkitError as exc:
+        return f"{subject} could not change ({describe(exc)})."
+    return done
 
 
 def _emotion_tool(emotions: tuple[str, ...], current: Callable[[], Face | None],
@@ -75,21 +84,18 @@ def _emotion_tool(emotions: tuple[str, ...], current: Callable[[], Face | None],
     from pydantic import Field
 
     async def set_emotion(emotion: str, intensity: float = 1.0) -> str:
-        face = current()
-        answer = _gone(face, "emotions")
-        if answer is None and face is not None:
-            if emotion not in face.emotions:
-                answer = (f"The '{face.name}' face cannot show {emotion!r} "
-                          f"(it shows: {', '.join(face.emotions) or 'no emotions'}).")
-            else:
-                try:
-                    await face.set_emotion(emotion, intensity)
-                    answer = f"Your face now shows: {emotion}."
-                except AvatarkitError as exc:
-                    answer = f"The face could not change ({describe(exc)})."
+        def refusal(face: Face) -> str | None:
+            if emotion in face.emotions:
+                return None
+            return (f"The '{face.name}' face cannot show {emotion!r} "
+                    f"(it shows: {', '.join(face.emotions) or 'no emotions'}).")
+
+        answer = await _change(current(), "emotions", refusal,
+                               lambda face: face.set_emotion(emotion, intensity),
+                               f"Your face now shows: {emotion}.", "The face")
         if record is not None:
-            record.add(EMOTION_TOOL, emotion, answer or "")
-        return answer or ""
+            record.add(EMOTION_TOOL, emotion, answer)
+        return answer
 
     set_emotion.__annotations__ = {
         "emotion": Annotated[Literal[emotions],
@@ -113,20 +119,17 @@ def _background_tool(backgrounds: tuple[str, ...], current: Callable[[], Face | 
     from pydantic import Field
 
     async def set_background(background: str) -> str:
-        face = current()
-        answer = _gone(face, "a background")
-        if answer is None and face is not None:
-            if not face.supports_background or background not in face.backgrounds:
-                answer = f"The '{face.name}' face cannot show the {background!r} background."
-            else:
-                try:
-                    await face.set_background(background)
-                    answer = f"The background is now: {background}."
-                except AvatarkitError as exc:
-                    answer = f"The background could not change ({describe(exc)})."
+        def refusal(face: Face) -> str | None:
+            if face.supports_background and background in face.backgrounds:
+                return None
+            return f"The '{face.name}' face cannot show the {background!r} background."
+
+        answer = await _change(current(), "a background", refusal,
+                               lambda face: face.set_background(background),
+                               f"The background is now: {background}.", "The background")
         if record is not None:
-            record.add(BACKGROUND_TOOL, background, answer or "")
-        return answer or ""
+            record.add(BACKGROUND_TOOL, background, answer)
+        return answer
 
     set_background.__annotations__ = {
         "background": Annotated[Literal[backgrounds],

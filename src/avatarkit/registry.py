@@ -16,7 +16,6 @@ the built-in wins and the clash is listed as a problem of that plugin.
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -30,7 +29,14 @@ import pluggy
 from . import hookspecs
 from .brain import Brain
 from .catalog import PROVIDER_FACES, install_line
-from .errors import DuplicatePartError, PluginLoadError, UnknownPartError, clip, describe
+from .errors import (
+    DuplicatePartError,
+    PluginLoadError,
+    UnknownPartError,
+    clip,
+    describe,
+    did_you_mean,
+)
 from .face import Face
 from .part import Part
 from .speech import KINDS, LLMProvider, STTProvider, TTSProvider, use_providers
@@ -259,8 +265,7 @@ class Registry:
                 f"face '{name}' is not installed: {install_line(name)}",
                 hint="`avatarkit plugins --available` lists every provider face to install")
         known = sorted(table)
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
-        suggestion = f"did you mean '{close[0]}'? " if close else ""
+        suggestion = did_you_mean(name, known)
         raise UnknownPartError(
             f"unknown {kind} {clip(name)}. {suggestion}"
             f"Available {kind}s: {', '.join(known) or 'none'}",

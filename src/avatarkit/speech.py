@@ -12,7 +12,6 @@ loaded, :func:`providers` holds avatarkit's own (built-in entry points only).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -23,6 +22,7 @@ from .errors import (
     PartUnavailableError,
     UnknownPartError,
     clip,
+    did_you_mean,
 )
 from .part import Part, format_validation_error, require_env
 
@@ -153,8 +153,7 @@ def lookup(kind: str, name: str) -> type[SpeechProvider]:
     if found is not None:
         return found
     known = sorted(table)
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
-    suggestion = f"did you mean '{close[0]}'? " if close else ""
+    suggestion = did_you_mean(name, known)
     raise UnknownPartError(
         f"unknown {kind} provider {clip(name)} ({KIND_WORDS[kind]}) for the pipeline brain. "
         f"{suggestion}Registered {kind} providers: {', '.join(known) or 'none'}",
