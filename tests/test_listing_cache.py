@@ -200,3 +200,18 @@ def test_strict_mode_still_fails_on_a_broken_plugin(installed, tmp_path, monkeyp
                          cwd=listing.cwd, capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert "avatarkit: error: failed to load plugin 'broken'" in out.stderr
+
+
+def test_listings_of_environments_long_gone_are_removed(installed, tmp_path) -> None:
+    plugins = tmp_path / "cache" / "plugins"
+    plugins.mkdir(parents=True)
+    listing = Listing(installed, tmp_path)
+    listing.settle()
+    gone, recent = plugins / "listing-0123456789abcdef.json", plugins / "listing-recent.json"
+    for path, days in ((gone, 40), (recent, 2)):
+        path.write_text("{}")
+        then = time.time() - days * 24 * 3600
+        os.utime(path, (then, then))
+    listing()
+    assert not gone.exists() and recent.exists()
+    assert len(list(plugins.glob("listing-*.json"))) == 2  # this environment's, and recent

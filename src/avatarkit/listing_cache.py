@@ -35,6 +35,9 @@ FORMAT = 1
 #: within the file system's timestamp granularity would leave the same mtime (git's "racy"
 #: rule).
 RACY_NS = 2_000_000_000
+#: A cached listing not rebuilt for this long (s) is removed by the next build: environments
+#: that are gone (a deleted virtualenv) leave no files behind for long.
+KEEP_S = 30 * 24 * 3600
 
 
 def cache_root(environ: Mapping[str, str]) -> str:
@@ -192,3 +195,19 @@ def _write(path: str, entry: dict[str, Any]) -> None:
 
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        return
+    _prune(os.path.dirname(path))
+
+
+def _prune(directory: str) -> None:
+    """Remove the cached listings of ``directory`` not rebuilt for :data:`KEEP_S`."""
+    import time
+
+    old = time.time() - KEEP_S
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.name.startswith("listing-") and entry.stat().st_mtime < old:
+                    os.unlink(entry.path)
+    except OSError:
+        pass
