@@ -1,5 +1,6 @@
 """The fast path of ``avatarkit plugins``: its plain forms answered without importing typer
-or building the Typer app (about a third of the command's start-up otherwise).
+or building the Typer app (typer, its bundled click and the pydantic adapter it builds per
+parameter would cost more than the cached listing itself).
 
 Only ``[--debug] plugins [--json] [--verbose|-v] [--available]`` (``--no-plugin`` taken off
 already) takes it; anything else (``--help``, a typo, another command) goes to Typer, which
