@@ -215,3 +215,15 @@ def test_listings_of_environments_long_gone_are_removed(installed, tmp_path) -> 
     listing()
     assert not gone.exists() and recent.exists()
     assert len(list(plugins.glob("listing-*.json"))) == 2  # this environment's, and recent
+
+
+def test_no_home_directory_means_no_cache(clean_env, tmp_path, monkeypatch) -> None:
+    from avatarkit import listing_cache
+    from avatarkit.listing_cache import plugin_listing
+
+    monkeypatch.setattr(listing_cache, "RACY_NS", -10**30)  # trust even fresh files here
+    monkeypatch.setenv("HOME", "")  # expanduser leaves "~" when it finds no home
+    monkeypatch.setattr(os.path, "expanduser", lambda path: path)
+    listing = plugin_listing([], verbose=False, environ={"HOME": ""})
+    assert any(p["name"] == "none" for p in listing["parts"])
+    assert not list(tmp_path.iterdir())  # nothing written under the working directory

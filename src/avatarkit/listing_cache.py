@@ -70,11 +70,12 @@ def plugin_listing(blocked: Iterable[str], *, verbose: bool,
     started = time.time_ns()
     key, newest = _key(blocked, verbose=verbose, environ=environ)
     path = cache_file(environ, verbose=verbose)
-    listing = _read(path, key)
+    usable = os.path.isabs(path)  # not with no home directory ("~" left as it is)
+    listing = _read(path, key) if usable else None
     if listing is None:
         listing = _build(blocked, verbose=verbose, environ=environ)
         files = _module_files()
-        if max([newest, *(mtime for _path, mtime, _size in files)]) < started - RACY_NS:
+        if usable and max([newest, *(m for _path, m, _size in files)]) < started - RACY_NS:
             _write(path, {"key": key, "files": files, "listing": listing})
     return _with_env(listing, environ)
 
