@@ -56,6 +56,7 @@ LAYER_OF: dict[str, str] = {
     "avatarkit.embed": "apps",
     "avatarkit.playground.server": "apps", "avatarkit.worker": "apps",
     "avatarkit.demo": "apps", "avatarkit.doctor": "apps", "avatarkit.listing": "apps",
+    "avatarkit.listing_cache": "apps",
     "avatarkit.testing": "apps", "avatarkit.scaffold": "apps",
     "avatarkit.scaffold_face": "apps", "avatarkit.scaffold_brain": "apps",
     "avatarkit.cli": "cli", "avatarkit.__main__": "cli",

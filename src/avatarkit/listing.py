@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .registry import PartInfo, Registry
+if TYPE_CHECKING:  # the table of a cached listing needs no registry (nor pydantic)
+    from .registry import PartInfo, Registry
 
 
 def describe_part(info: PartInfo, environ: Mapping[str, str], *, verbose: bool) -> dict[str, Any]:

@@ -11,7 +11,21 @@ so ``avatarkit --help`` and ``avatarkit plugins`` stay fast.
 
 from __future__ import annotations
 
-from .app import app
+from typing import TYPE_CHECKING, Any
+
 from .entry import main
 
+if TYPE_CHECKING:
+    from .app import app
+
 __all__ = ["app", "main"]
+
+
+def __getattr__(name: str) -> Any:
+    """``app`` (the Typer app) is built on first use: ``main`` answers some commands
+    without it."""
+    if name == "app":
+        from .app import app
+
+        return app
+    raise AttributeError(f"module 'avatarkit.cli' has no attribute {name!r}")

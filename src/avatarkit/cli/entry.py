@@ -1,6 +1,7 @@
 """The console-script entry (``avatarkit = avatarkit.cli:main``): the arguments, logging,
 and how every failure ends (exit 2 for usage errors, 1 for runtime errors, 130 for Ctrl-C;
-one line and no traceback unless ``--debug``)."""
+one line and no traceback unless ``--debug``). The plain forms of ``avatarkit plugins`` run
+without Typer (:mod:`.fast`); every other command goes through the Typer app."""
 
 from __future__ import annotations
 
@@ -8,12 +9,11 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-
-import typer
+from typing import Any
 
 from ..errors import AvatarkitError, describe
-from .app import app
-from .shared import STATE
+from .fast import fast_command
+from .state import STATE
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,19 +28,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run_app(args: list[str], sigint_seen: Callable[[], bool]) -> None:
-    # typer bundles its own click (nothing here uses the separate `click` package, whose
-    # import would only slow every command down)
-    from typer._click import exceptions as typer_click
-
+    fast = fast_command(args)
     try:
-        # Non-standalone click returns an `Exit`'s code instead of raising it.
-        result = app(args=args, prog_name="avatarkit", standalone_mode=False)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer_click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
+        result = fast() if fast is not None else _run_typer(args)
+    except KeyboardInterrupt:
         print("avatarkit: interrupted", file=sys.stderr)
         sys.exit(130)
     except AvatarkitError as exc:
@@ -66,6 +57,28 @@ def _run_app(args: list[str], sigint_seen: Callable[[], bool]) -> None:
     if result == 130:  # typer turns a KeyboardInterrupt into Exit(130): no command returns it
         print("avatarkit: interrupted", file=sys.stderr)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _run_typer(args: list[str]) -> Any:
+    """Run the Typer app on ``args``: its result, or ``SystemExit`` for click's own exits
+    (usage errors exit 2 with click's message); Ctrl-C is a ``KeyboardInterrupt``."""
+    # typer bundles its own click (nothing here uses the separate `click` package, whose
+    # import would only slow every command down)
+    import typer
+    from typer._click import exceptions as typer_click
+
+    from .app import app
+
+    try:
+        # Non-standalone click returns an `Exit`'s code instead of raising it.
+        return app(args=args, prog_name="avatarkit", standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer_click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        raise KeyboardInterrupt from None
 
 
 @contextmanager

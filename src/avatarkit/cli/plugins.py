@@ -1,14 +1,18 @@
-"""``avatarkit plugins``: every brain and face, where it comes from, whether it works."""
+"""``avatarkit plugins``: every brain and face, where it comes from, whether it works.
+
+:func:`avatarkit.cli.entry.main` answers the plain forms of this command without building
+the Typer app (:mod:`.fast`); both print :func:`.plugins_text.plugins_text`.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Annotated
 
 import typer
 
-from .shared import load_registry
+from .plugins_text import plugins_text
+from .state import STATE
 
 
 def plugins(
@@ -20,27 +24,6 @@ def plugins(
     = False,
 ) -> None:
     """List every brain and face: where it comes from, what it needs, whether it works."""
-    from ..listing import describe_parts, render_parts
-
-    registry = load_registry(quiet=True)  # problems are part of the listing below
-    if available:
-        from ..catalog import available as installable
-
-        rows_ = installable(frozenset(registry.faces))
-        typer.echo(json.dumps(rows_, indent=2) if as_json else "\n".join(
-            f"{r['name']:<12} {r['summary']}\n    {r['install']}" for r in rows_)
-            or "every first-party provider face is installed")
-        return
-    rows = describe_parts(registry, os.environ, verbose=verbose)
-    if as_json:
-        problems = [{**p.__dict__, "message": p.text()} for p in registry.problems]
-        duplicates = [{"kind": kind, "name": name, "distributions": dists}
-                      for (kind, name), dists in sorted(registry.duplicates.items())]
-        typer.echo(json.dumps({"parts": rows, "problems": problems,
-                               "duplicates": duplicates}, indent=2))
-    else:
-        typer.echo(render_parts(rows, verbose=verbose))
-        lines = registry.problem_lines()
-        if lines:
-            typer.echo(f"\nproblems ({len(lines)}):")
-            typer.echo("\n".join(f"  {line}" for line in lines))
+    # problems are part of the listing, not warnings
+    typer.echo(plugins_text(as_json=as_json, verbose=verbose, available=available,
+                            blocked=STATE.blocked, environ=os.environ))

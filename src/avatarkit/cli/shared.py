@@ -9,29 +9,20 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ..errors import UsageError
+from .state import STATE, CliState
 
 if TYPE_CHECKING:
     from ..config import AvatarkitConfig
     from ..registry import Registry
 
-
-@dataclass
-class CliState:
-    """The root options of this invocation (``--debug``, ``--no-plugin`` anywhere)."""
-
-    debug: bool = False
-    blocked: list[str] = field(default_factory=list)
-    early_blocked: list[str] = field(default_factory=list)
-
-
-STATE = CliState()
+__all__ = ["STATE", "CliState", "PartFlags", "check_port", "load_registry", "picks_parts"]
 
 # Options shared by the commands that pick parts (Annotated aliases keep them identical).
 BrainArg = Annotated[str | None, typer.Option(
