@@ -119,6 +119,13 @@ def warm(results: list[dict[str, Any]], label: str) -> list[float]:
     return out
 
 
+def verdict(ok: bool | None, failed: int) -> str:
+    """A target's verdict; a failed page fails every target (its figures are partial)."""
+    if failed:
+        return f"NOT met: {failed} page(s) failed"
+    return "-" if ok is None else "met" if ok else "NOT met"
+
+
 def sent_fps(result: dict[str, Any]) -> float | None:
     """Video frames the server released to the page's WebRTC track per second of session."""
     status = result.get("status") or {}
@@ -210,14 +217,15 @@ def report(single: list[dict[str, Any]], many: list[dict[str, Any]], args: argpa
         ratio = None if one is None or all_ is None or one == 0 else all_ / one
         print(f"  {label:<46}{fmt(one):>9}{fmt(all_):>14}{fmt(ratio, 2):>8}")
 
-    verdicts: dict[str, Any] = {}
+    failed = sum(1 for r in single + many if r["error"])
+    verdicts: dict[str, Any] = {"failed_pages": failed}
     for name, label in (("page", PAGE_FRAME), ("server", SERVER_FRAME)):
         one, all_ = median(warm(single, label)), median(warm(many, label))
         ratio = None if one is None or all_ is None else all_ / one
         verdicts[f"ratio_{name}"] = ratio
         print(f"median turn ({name}): 1 session {fmt(one)} s, {args.pages} sessions "
               f"{fmt(all_)} s, ratio {fmt(ratio, 2)} (target <= {RATIO_TARGET:g}: "
-              f"{'-' if ratio is None else 'met' if ratio <= RATIO_TARGET else 'NOT met'})")
+              f"{verdict(None if ratio is None else ratio <= RATIO_TARGET, failed)})")
     lows = [r["fps"]["min_1s"] for r in many if r.get("fps", {}).get("min_1s") is not None]
     means = [r["fps"]["mean"] for r in many if r.get("fps", {}).get("mean") is not None]
     low = min(lows, default=None)
@@ -225,7 +233,7 @@ def report(single: list[dict[str, Any]], many: list[dict[str, Any]], args: argpa
     print(f"fps at the browser, {args.pages} sessions: lowest mean "
           f"{fmt(verdicts['min_fps_mean'], 1)}"
           f", lowest 1 s window {fmt(low, 1)} (target >= {FPS_TARGET:g}: "
-          f"{'-' if low is None else 'met' if low >= FPS_TARGET else 'NOT met'})")
+          f"{verdict(None if low is None else low >= FPS_TARGET, failed)})")
     if args.turns < 2:
         print("(1 turn per page: the medians are first turns; run with --turns 5)")
     return {"args": vars(args) | {"json": str(args.json)}, "verdicts": verdicts,
