@@ -119,6 +119,46 @@ def mic_seconds(turns: int, gap: float, lead: float = 3.0) -> float:
     return lead + turns * question + (turns - 1) * gap
 
 
+class Browsers:
+    """Where the pages open: one headless Chromium for all (default: the fake mic restarts
+    per page anyway) or, with ``per_page``, a Chromium of its own for each page (its own
+    processes, decoder and network stack: to tell a browser limit from a server one)."""
+
+    def __init__(self, playwright: Any, tmp: Path, mic: Path, per_page: bool = False) -> None:
+        self.playwright, self.tmp, self.mic, self.per_page = playwright, tmp, mic, per_page
+        self._shared: Any = None
+        self._own: list[Any] = []
+        self._made = 0
+
+    def _launch(self) -> Any:
+        from tests.browser.harness import launch
+
+        self._made += 1
+        return launch(self.playwright, self.tmp / f"profile-{self._made}", self.mic)
+
+    def new_page(self, url: str, name: str) -> Any:
+        if self.per_page:
+            self._own.append(self._launch())
+            return open_page(self._own[-1], url, name)
+        if self._shared is None:
+            self._shared = self._launch()
+        return open_page(self._shared, url, name)
+
+    def close_own(self) -> None:
+        """Close the per-page browsers (their pages closed first, see :func:`close_page`)."""
+        for context in self._own:
+            with contextlib.suppress(Exception):
+                context.close()
+        self._own = []
+
+    def close(self) -> None:
+        self.close_own()
+        if self._shared is not None:
+            with contextlib.suppress(Exception):
+                self._shared.close()
+            self._shared = None
+
+
 def open_page(context: Any, url: str, name: str) -> Any:
     """A new page on the playground, not started yet; page errors are kept on it."""
     page = context.new_page()

@@ -32,8 +32,11 @@ The browser runs on the same 2 cores and decodes every page's 512x512 video: tha
 are a pessimistic bound. A page that fails or stalls is named with what it and the server
 reported; the other pages' figures are still printed and the exit code is 1.
 
+``--browser-per-page`` gives each page a Chromium of its own (its own processes, decoder
+and network stack), to tell a limit of one shared browser from one of the server.
+
     python benchmarks/playground_concurrency.py [--turns 5] [--pages 3] [--stagger 1.5]
-                                                [--gap 20] [--json out.json]
+                                                [--gap 20] [--browser-per-page] [--json F]
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from pagebench import (  # noqa: E402 - benchmarks/ is not a package
     SERVER_FRAME,
     SESSION_STAGES,
     BenchError,
+    Browsers,
     Playground,
     close_page,
     fake_mic,
@@ -61,7 +65,6 @@ from pagebench import (  # noqa: E402 - benchmarks/ is not a package
     machine_line,
     median,
     mic_seconds,
-    open_page,
     page_stats,
     press_start,
     turn_rows,
@@ -72,11 +75,11 @@ RATIO_TARGET = 2.0
 FPS_TARGET = 20.0
 
 
-def run_phase(pg: Playground, context: Any, args: argparse.Namespace, pages: int,
+def run_phase(pg: Playground, browsers: Browsers, args: argparse.Namespace, pages: int,
               stagger: float) -> list[dict[str, Any]]:
     """``pages`` sessions, Start pressed ``stagger`` s apart; each page's stats and
     session status, or the error that stopped it."""
-    opened = [open_page(context, pg.url, f"page {k + 1}/{pages}") for k in range(pages)]
+    opened = [browsers.new_page(pg.url, f"page {k + 1}/{pages}") for k in range(pages)]
     results: list[dict[str, Any]] = [{"name": p.bench_name, "error": None} for p in opened]
     t0 = time.monotonic()
     started: list[float] = []
@@ -103,6 +106,7 @@ def run_phase(pg: Playground, context: Any, args: argparse.Namespace, pages: int
         result["fps"] = frame_rates(result["stats"])
     for page in opened:
         close_page(page)
+    browsers.close_own()
     try:
         pg.wait_idle()
     except BenchError as exc:  # the figures are in; the next phase would share the CPU
@@ -152,12 +156,13 @@ def main() -> None:
     parser.add_argument("--face", default="local")
     parser.add_argument("--face-opt", action="append", default=[])
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--browser-per-page", action="store_true",
+                        help="a Chromium of its own for each page (default: one for all)")
     args = parser.parse_args()
     if args.turns < 1 or args.pages < 2 or args.stagger < 0 or args.gap < 5:
         parser.error("need --turns >= 1, --pages >= 2, --stagger >= 0, --gap >= 5")
 
     from playwright.sync_api import sync_playwright
-    from tests.browser.harness import launch
 
     load0 = os.getloadavg()
     pg = Playground.start(args.brain, args.face, args.face_opt, max_sessions=args.pages + 1)
@@ -166,14 +171,14 @@ def main() -> None:
     try:
         print(f"models loaded in {pg.wait_ready():.1f} s; 1 page...", file=sys.stderr)
         with sync_playwright() as pw:
-            context = launch(pw, tmp / "profile", wav)
+            browsers = Browsers(pw, tmp, wav, per_page=args.browser_per_page)
             try:
-                single = run_phase(pg, context, args, 1, 0.0)
+                single = run_phase(pg, browsers, args, 1, 0.0)
                 load_mid = os.getloadavg()
                 print(f"{args.pages} pages...", file=sys.stderr)
-                many = run_phase(pg, context, args, args.pages, args.stagger)
+                many = run_phase(pg, browsers, args, args.pages, args.stagger)
             finally:
-                context.close()
+                browsers.close()
     except BenchError as exc:
         sys.exit(f"playground_concurrency: {exc}")
     finally:
