@@ -304,11 +304,12 @@ def frame_rates(stats: dict[str, Any], *, skip: float = 2.0, window: float = 1.0
     ``min_1s``: the lowest fps over consecutive ``window``-s windows of that span;
     ``min_1s_turns``: the lowest over the windows that overlap a turn's busy time, from the
     page's speech end to ``busy`` s after the reply's first frame (STT, LLM, TTS and the
-    start of the lip-synced reply all run then).
+    start of the lip-synced reply all run then); ``min_1s_at``: where the lowest window
+    starts (ms, the page's clock).
     """
     log = stats.get("frameLog") or []
     if len(log) < 2:
-        return {"mean": None, "min_1s": None, "min_1s_turns": None}
+        return {"mean": None, "min_1s": None, "min_1s_turns": None, "min_1s_at": None}
     start = log[0][0] + skip * 1000
     log = [e for e in log if e[0] >= start] or log[-2:]
     t0, t1 = log[0][0], max(log[-1][0], stats.get("now") or 0.0)
@@ -327,8 +328,10 @@ def frame_rates(stats: dict[str, Any], *, skip: float = 2.0, window: float = 1.0
         w0 = w1
     turns = [fps for w, fps in rates
              if any(w < end and w + window * 1000 > begin for begin, end in busy_spans)]
-    return {"mean": mean, "min_1s": min((f for _, f in rates), default=None),
-            "min_1s_turns": min(turns, default=None)}
+    lowest = min(rates, key=lambda r: r[1], default=None)
+    return {"mean": mean, "min_1s": None if lowest is None else lowest[1],
+            "min_1s_turns": min(turns, default=None),
+            "min_1s_at": None if lowest is None else lowest[0]}
 
 
 def _presented_by(log: list[list[float]], at: float, start: int) -> tuple[float, int]:

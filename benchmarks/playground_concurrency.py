@@ -138,6 +138,21 @@ def sent_fps(result: dict[str, Any]) -> float | None:
     return sent / age if age and sent is not None else None
 
 
+def phase_marks(results: list[dict[str, Any]]) -> list[tuple[float | None, float | None]]:
+    """Per page: when it connected and where its lowest 1 s fps window began, in s after the
+    phase's first connection (the pages' clocks joined through their time origins)."""
+    def epoch(r: dict[str, Any], ms: float | None) -> float | None:
+        return None if ms is None or not r.get("stats") else r["stats"]["timeOrigin"] + ms
+
+    connected = [epoch(r, r.get("stats", {}).get("connectedAt")) for r in results]
+    lowest = [epoch(r, r.get("fps", {}).get("min_1s_at")) for r in results]
+    base = min((c for c in connected if c is not None), default=None)
+    if base is None:
+        return [(None, None)] * len(results)
+    return [(None if c is None else (c - base) / 1000, None if w is None else (w - base) / 1000)
+            for c, w in zip(connected, lowest)]
+
+
 def speech_offsets(results: list[dict[str, Any]]) -> list[float | None]:
     """When each page's first speech end was, relative to the first page's (s)."""
     ends = [r["stats"]["timeOrigin"] + r["stats"]["speechEnds"][0]
@@ -202,18 +217,22 @@ def report(single: list[dict[str, Any]], many: list[dict[str, Any]], args: argpa
     print(f"load: 1 page {machine_line(load0, load_mid)}; {args.pages} pages "
           f"{machine_line(load_mid, load1)}")
     head = (f"{'':<22}{'turns':>6}{'page s':>9}{'server s':>10}{'fps sent':>10}"
-            f"{'fps mean':>10}{'min 1 s':>9}{'min in turns':>14}")
+            f"{'fps mean':>10}{'min 1 s':>9}{'min in turns':>14}{'connected':>11}"
+            f"{'lowest at':>11}")
     print("\nper page (warm medians: turns 2..; fps sent: by the server, over the session; "
-          f"fps mean/min: presented by the page)\n{head}")
+          "fps mean/min: presented by the page; connected, lowest at: s after the phase's "
+          f"first page connected)\n{head}")
     for phase, results in (("1 session", single), (f"{args.pages} sessions", many)):
-        for r in results:
+        marks = phase_marks(results)
+        for r, (connected, lowest_at) in zip(results, marks):
             rows, fps = r.get("rows", {}), r.get("fps", {})
             print(f"{phase + ' ' + r['name'].split()[1]:<22}"
                   f"{len(r.get('stats', {}).get('turns', [])):>6}"
                   f"{fmt(median(warm([r], PAGE_FRAME))):>9}"
                   f"{fmt(median(warm([r], SERVER_FRAME))):>10}{fmt(sent_fps(r), 1):>10}"
                   f"{fmt(fps.get('mean'), 1):>10}{fmt(fps.get('min_1s'), 1):>9}"
-                  f"{fmt(fps.get('min_1s_turns'), 1):>14}"
+                  f"{fmt(fps.get('min_1s_turns'), 1):>14}{fmt(connected, 1):>11}"
+                  f"{fmt(lowest_at, 1):>11}"
                   + ("  FAILED" if r["error"] else "") + ("" if rows else "  (no figures)"))
 
     print(f"\nsession stages, warm medians (s){'1 session':>14}{f'{args.pages} sessions':>14}"
