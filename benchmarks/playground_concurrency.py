@@ -33,7 +33,9 @@ are a pessimistic bound. A page that fails or stalls is named with what it and t
 reported; the other pages' figures are still printed and the exit code is 1.
 
 ``--browser-per-page`` gives each page a Chromium of its own (its own processes, decoder
-and network stack), to tell a limit of one shared browser from one of the server.
+and network stack), to tell a limit of one shared browser from one of the server (the
+speech-end offsets then stray more from ``--stagger``: each browser starts its fake audio
+device at its first getUserMedia).
 
     python benchmarks/playground_concurrency.py [--turns 5] [--pages 3] [--stagger 1.5]
                                                 [--gap 20] [--browser-per-page] [--json F]
