@@ -30,8 +30,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # tests.browser.harness: Chromium flags, fake mic, loop thread
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pagebench import (  # noqa: E402 - benchmarks/ is not a package
+    PAGE_FRAME,
+    SERVER_FRAME,
+    BenchError,
+    Playground,
+    fake_mic,
+    machine_line,
+    mic_seconds,
+    open_page,
+    page_stats,
+    press_start,
+    turn_rows,
+    wait_turns,
+)
 
 
 def main() -> None:
@@ -43,67 +56,40 @@ def main() -> None:
     parser.add_argument("--face-opt", action="append", default=[])
     args = parser.parse_args()
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from playwright.sync_api import sync_playwright
-    from tests.browser.harness import LoopThread, launch, make_fake_mic
+    from tests.browser.harness import launch
 
-    from avatarkit.composer import Composer, make_plan
-    from avatarkit.config import load_config
-    from avatarkit.playground.server import PlaygroundServer
-
-    plan = make_plan(load_config(brain=args.brain, face=args.face, face_opts=args.face_opt))
-    server = PlaygroundServer(plan, port=0)
-    Composer(plan).import_plugins()  # on the main thread (LiveKit's rule), as the CLI does
-    loop = LoopThread()
-    url = loop.run(server.start())
-    getting_ready = loop.call(server.prewarm_in_background)
+    pg = Playground.start(args.brain, args.face, args.face_opt)
     load0 = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="avatarkit-bench-"))
-    wav = make_fake_mic(tmp / "mic.wav", lead=3.0, repeat=args.turns, gap=args.gap, tail=30)
-    timeout = 3.0 + args.turns * (args.gap + 3) + 60
-    with sync_playwright() as pw:
-        context = launch(pw, tmp / "profile", wav)
-        page = context.new_page()
-        t_open = time.monotonic()
-        page.goto(url)
-        shown = page.evaluate("() => !document.getElementById('getting-ready').hidden")
-        page.click("#start", timeout=300_000)  # enabled once the server is ready
-        print(f"page opened -> Start enabled: {time.monotonic() - t_open:.1f} s "
-              f"(\"getting ready\" shown: {shown}; prewarm done: {getting_ready.done()})")
-        page.wait_for_function(f"() => window.avatarkit.stats.turns.length >= {args.turns}",
-                               timeout=timeout * 1000)
-        time.sleep(1.0)
-        stats = page.evaluate("window.avatarkit.stats")
-        status = loop.call(lambda: [p.transport.status() for p in server.peers.values()])[0]
-        context.close()
-    loop.run(server.stop())
-    loop.close()
+    wav = fake_mic(tmp, args.turns, args.gap)
+    try:
+        with sync_playwright() as pw:
+            context = launch(pw, tmp / "profile", wav)
+            t_open = time.monotonic()
+            page = open_page(context, pg.url, "page")
+            shown = page.evaluate("() => !document.getElementById('getting-ready').hidden")
+            started = press_start(page, ready_timeout=300)  # enabled once the server is ready
+            print(f"page opened -> Start enabled: {started - t_open:.1f} s "
+                  f"(\"getting ready\" shown: {shown}; ready now: {pg.server.readiness.ready})")
+            wait_turns(page, args.turns, started + mic_seconds(args.turns, args.gap) + 60, pg)
+            time.sleep(1.0)
+            stats = page_stats(page)
+            status = pg.statuses().get(stats.get("session"))
+            context.close()
+    except BenchError as exc:
+        sys.exit(f"playground_latency: {exc}")
+    finally:
+        pg.stop()
     report(stats, status, load0, os.getloadavg(), args)
 
 
-def report(stats: dict[str, Any], status: dict[str, Any], load0: Any, load1: Any,
+def report(stats: dict[str, Any], status: dict[str, Any] | None, load0: Any, load1: Any,
            args: argparse.Namespace) -> None:
+    rows = turn_rows(stats, status, args.turns)
     turns = stats["turns"][: args.turns]
-    replies = [r for r in stats["replies"] if r.get("frameAt")][: args.turns]
-    timings = [t for t in status["timings"] if t.get("first_frame")][: args.turns]
-    rows: list[tuple[str, list[float | None]]] = [
-        ("page: speech end -> first avatar frame shown",
-         [(r["frameAt"] - r["speechEnd"]) / 1000 for r in replies]),
-        ("page: speech end -> agent audio heard",
-         [(r["audioAt"] - r["speechEnd"]) / 1000 for r in replies]),
-        ("server: speech end -> first reply frame sent",
-         [t["speech_end_to_first_frame"] for t in timings]),
-    ]
-    for label, key in (("session: speech end -> turn end", "end_of_turn_delay"),
-                       ("session: speech end -> transcript", "transcription_delay"),
-                       ("session: LLM first token", "llm_node_ttft"),
-                       ("session: TTS first audio", "tts_node_ttfb"),
-                       ("session: speech end -> agent audio", "e2e_latency"),
-                       ("session: agent audio -> first avatar frame", "face_first_frame")):
-        rows.append((label, [t["latencies"].get(key) for t in turns]))
     print(f"playground turn latency, brain={args.brain} face={args.face} "
-          f"{' '.join(args.face_opt)}; {len(turns)} turns; load avg {load0[0]:.2f} -> "
-          f"{load1[0]:.2f} on {os.cpu_count()} cores")
+          f"{' '.join(args.face_opt)}; {len(turns)} turns; {machine_line(load0, load1)}")
     width = max(len(label) for label, _ in rows)
     print(" " * width + "".join(f"  turn {i + 1:<4}" for i in range(len(turns))) + "  median")
     for label, values in rows:
@@ -113,7 +99,9 @@ def report(stats: dict[str, Any], status: dict[str, Any], load0: Any, load1: Any
         print(f"{label:<{width}}{cells}  {median}")
     for t in turns:
         print(f"  turn {t['index']}: heard {t['heard']!r} -> answered {t['answered'][:70]!r}")
-    for label, values in rows[:3]:
+    for label, values in rows:
+        if label not in (PAGE_FRAME, SERVER_FRAME):
+            continue
         present = [v for v in values if v is not None]
         if len(present) >= 2 and values[0] is not None:
             warm = statistics.median(present[1:])

@@ -176,6 +176,29 @@ def test_page_connects_and_the_avatar_answers_the_spoken_question(
     assert not page.errors, page.errors
 
 
+def test_the_page_logs_its_frames_in_a_bounded_ring(talking_page: Any) -> None:
+    """stats.frameLog (what benchmarks/pagebench.py computes fps from): one [time, frames
+    presented] entry per frame callback, in order, the last frameLogMax of them."""
+    page = talking_page
+    page.wait_for_function("() => window.avatarkit.stats.frameLog.length >= 20",
+                           timeout=30_000)
+    log, frames = page.evaluate(
+        "() => [window.avatarkit.stats.frameLog, window.avatarkit.stats.frames]")
+    times, counts = [t for t, _ in log], [n for _, n in log]
+    assert len(log) == min(frames, 7500)  # read together: one entry per frame callback
+    assert times == sorted(times) and times[-1] > times[0]
+    assert counts == sorted(counts) and counts[-1] - counts[0] >= len(log) - 1
+    try:
+        page.evaluate("window.avatarkit.stats.frameLogMax = 10")
+        page.wait_for_function("() => window.avatarkit.stats.frameLog.length === 10",
+                               timeout=10_000)
+        time.sleep(0.5)  # more frames: the ring stays at its bound, newest last
+        short = page.evaluate("window.avatarkit.stats.frameLog")
+        assert len(short) == 10 and short[0][0] > times[-1]
+    finally:
+        page.evaluate("window.avatarkit.stats.frameLogMax = 7500")
+
+
 def test_an_emotion_change_is_visible_in_the_frames(talking_page: Any) -> None:
     page = talking_page
     page.wait_for_function("() => document.getElementById('avatar').videoWidth > 0")

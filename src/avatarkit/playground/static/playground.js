@@ -12,6 +12,9 @@
     connectedAt: null, firstFrameAt: null, frames: 0, lastFrameAt: null,
     micPeak: 0, remotePeak: 0, speechEnds: [], replies: [], turns: [], messages: [],
     controls: [], events: [], ready: null, ended: null, faceStates: [],
+    // [presentation time (ms, performance.now() clock), frames presented so far] per frame
+    // callback, the last frameLogMax of them: the benchmarks' fps over time windows
+    frameLog: [], frameLogMax: 7500,
   };
   let pc = null, dc = null, mic = null, remote = null, audioCtx = null, meterTimer = null;
   let connectTimer = null, hasVideo = true, stages = [], userLi = null, pending = null;
@@ -195,6 +198,11 @@
     stats.frames++;
     stats.lastFrameAt = now;
     if (stats.firstFrameAt === null) { stats.firstFrameAt = now; setPlaceholder(""); }
+    stats.frameLog.push([(meta && meta.presentationTime) || now,
+                         (meta && meta.presentedFrames) || stats.frames]);
+    if (stats.frameLog.length > stats.frameLogMax) {
+      stats.frameLog.splice(0, stats.frameLog.length - stats.frameLogMax);
+    }
     if (pending && pending.audioAt !== null && pending.frameAt === null) {
       pending.frameAt = (meta && meta.presentationTime) || now;
       stats.replies.push(pending);

@@ -1,0 +1,74 @@
+"""The fps arithmetic of benchmarks/pagebench.py (what the concurrency benchmark reports as
+frame starvation), on frame logs made here: [presentation ms, frames presented so far]."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "pagebench.py"
+
+
+@pytest.fixture(scope="module")
+def pagebench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("pagebench", PATH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["pagebench"] = module  # its dataclass looks itself up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _log(start_ms: float, seconds: float, fps: float, first: int = 0) -> list[list[float]]:
+    step = 1000 / fps
+    return [[start_ms + i * step, first + i + 1] for i in range(int(seconds * fps))]
+
+
+def _stats(log: list[list[float]], now: float | None = None,
+           replies: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"frameLog": log, "now": now if now is not None else log[-1][0],
+            "replies": replies or []}
+
+
+def test_a_steady_stream_is_its_rate(pagebench: ModuleType) -> None:
+    fps = pagebench.frame_rates(_stats(_log(1000, 12, 25)))
+    assert fps["mean"] == pytest.approx(25, abs=0.5)
+    assert fps["min_1s"] == pytest.approx(25, abs=1)
+    assert fps["min_1s_turns"] is None  # no reply: no turn windows
+
+
+def test_a_stall_and_a_frozen_end_are_seen(pagebench: ModuleType) -> None:
+    # 25 fps for 6 s, nothing for 2 s, 25 fps for 4 s, then frozen for 3 s until read
+    log = _log(0, 6, 25)
+    log += _log(8000, 4, 25, first=int(log[-1][1]))
+    fps = pagebench.frame_rates(_stats(log, now=15000))
+    assert fps["min_1s"] == 0 and 5000 < fps["min_1s_at"] < 8000  # in the stall
+    assert fps["mean"] < 20  # 250 frames over 13 s after the 2 s skip
+    steady = pagebench.frame_rates(_stats(log, now=log[-1][0]))
+    assert steady["mean"] > fps["mean"]
+
+
+def test_turn_windows_are_the_busy_ones(pagebench: ModuleType) -> None:
+    # 25 fps, except 12 fps from 9 s to 11 s; a reply: speech end 8 s, first frame 9 s
+    log = _log(0, 9, 25)
+    log += _log(9000, 2, 12, first=int(log[-1][1]))
+    log += _log(11000, 9, 25, first=int(log[-1][1]))
+    reply = {"speechEnd": 8000.0, "frameAt": 9000.0, "audioAt": 8990.0}
+    fps = pagebench.frame_rates(_stats(log, replies=[reply]))
+    assert fps["min_1s_turns"] == pytest.approx(12, abs=1)
+    quiet = pagebench.frame_rates(_stats(_log(0, 20, 25), replies=[reply]))
+    assert quiet["min_1s_turns"] == pytest.approx(25, abs=1)
+
+
+def test_presented_counts_count_frames_the_callbacks_skipped(pagebench: ModuleType) -> None:
+    # one callback per two frames (presentedFrames grows by 2): still 25 fps
+    log = [[i * 80.0, 2 * (i + 1)] for i in range(150)]
+    fps = pagebench.frame_rates(_stats(log))
+    assert fps["mean"] == pytest.approx(25, abs=0.5)
+    assert pagebench.frame_rates(_stats([[0.0, 1]])) == {
+        "mean": None, "min_1s": None, "min_1s_turns": None, "min_1s_at": None}
