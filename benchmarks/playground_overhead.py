@@ -61,6 +61,7 @@ from pagebench import (  # noqa: E402 - benchmarks/ is not a package
     page_stats,
     press_start,
     print_turn_table,
+    renice_browser,
     turn_rows,
     wait_turns,
 )
@@ -97,6 +98,9 @@ def run_playground(pg: Playground, args: argparse.Namespace) -> dict[str, Any]:
         context = launch(pw, tmp / "profile", wav)
         try:
             page = open_page(context, pg.url, "playground page")
+            if args.browser_nice:
+                print(f"browser processes reniced to {args.browser_nice}: "
+                      f"{renice_browser(args.browser_nice)}", file=sys.stderr)
             started = press_start(page)
             wait_turns(page, args.turns, started + mic_seconds(args.turns, args.gap) + 90, pg)
             time.sleep(1.0)
@@ -117,6 +121,9 @@ def main() -> None:
     parser.add_argument("--face", default="local")
     parser.add_argument("--face-opt", action="append", default=[])
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--browser-nice", type=int, default=0,
+                        help="run Chromium at this niceness (e.g. 10): how much of the "
+                        "overhead is the browser's own CPU on the same cores")
     args = parser.parse_args()
     if args.turns < 1 or args.gap < 5:
         parser.error("--turns must be >= 1 and --gap >= 5 (s; the reply must end before "

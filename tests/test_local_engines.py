@@ -113,6 +113,19 @@ async def test_piper_speaks_early_and_intelligibly(piper: PiperTTS, whisper: Whi
     assert {"sun", "boats", "sea", "market", "bread", "fruit"} <= heard, heard
 
 
+def test_local_engines_do_not_spin_idle_threads(piper: PiperTTS, whisper: WhisperSTT) -> None:
+    """Idle threads sleep instead of spinning on the cores the renderer and llama.cpp share
+    (docs/performance.md): Piper's ONNX session, and whisper's OpenMP (set before
+    CTranslate2 loaded, unless the user had set it)."""
+    from avatarkit.engines.piper_tts import load_piper_voice
+    from avatarkit.engines.whisper_stt import load_whisper_model
+
+    load_whisper_model()
+    options = load_piper_voice().session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE"
+
+
 async def test_piper_stream_closed_early_stops_cleanly(piper: PiperTTS) -> None:
     stream = piper.synthesize(STORY * 3)
     async for _ in stream:

@@ -51,9 +51,19 @@ def load_whisper_model(path: str | Path | None = None, *, cpu_threads: int = 2) 
         return _load_model(model_path, cpu_threads, packaged=path is None)
 
 
+# CTranslate2's OpenMP threads spin ~0.1-0.2 s waiting for work by default (libgomp's
+# "active" policy). On 2 cores shared with the renderer, the VAD and Piper, the spinning
+# takes the cores the others need: "passive" makes an idle thread sleep at once.
+# Measured with benchmarks/offline_turn-style A/B runs: whisper 0.47 -> 0.40 s with another
+# busy core. libgomp reads it once, when CTranslate2 is first imported; a value the user
+# set is kept.
+OPENMP_WAIT_POLICY = "PASSIVE"
+
+
 @functools.cache
 def _load_model(model_path: str, cpu_threads: int, *, packaged: bool) -> WhisperModel:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", OPENMP_WAIT_POLICY)
     with loading("whisper tiny.en" if packaged else f"whisper {model_path}"):
         from faster_whisper import WhisperModel
 
