@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from avatarkit.report import TURN_STAGES
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # tests.browser.harness: Chromium flags, fake mic, loop
@@ -261,15 +263,7 @@ def page_stats(page: Any) -> dict[str, Any]:
                               "timeOrigin: performance.timeOrigin, now: performance.now()})"))
 
 
-SESSION_STAGES = (
-    ("speech end -> turn end", "end_of_turn_delay"),
-    ("speech end -> transcript", "transcription_delay"),
-    ("LLM first token", "llm_node_ttft"),
-    ("TTS first audio", "tts_node_ttfb"),
-    ("speech end -> agent audio", "e2e_latency"),
-    ("agent audio -> first avatar frame", "face_first_frame"),
-    ("speech end -> first avatar frame", "speech_end_to_first_frame"),
-)
+SESSION_STAGES = TURN_STAGES  # the session's own stages, as the demo's table prints them
 PAGE_FRAME = "page: speech end -> first avatar frame shown"
 SERVER_FRAME = "server: speech end -> first reply frame sent"
 
