@@ -396,3 +396,28 @@ async def test_a_failed_prewarm_is_shown_and_never_ready() -> None:
         assert status["ready"] is False and "corrupt" in status["error"]
     finally:
         await srv.stop()
+
+
+async def test_the_mic_is_not_held_back_by_aiortcs_jitter_buffer() -> None:
+    """aiortc holds 4 Opus packets (80 ms) of received audio before decoding the first; the
+    playground's mic receiver releases each packet once the next one arrives."""
+    from aiortc.rtp import RtpPacket
+
+    transport = PlaygroundTransport(connect_timeout=10, brain="test")
+    peer = PeerClient()
+    try:
+        peer.pc.addTrack(peer._mic)
+        await peer.pc.setLocalDescription(await peer.pc.createOffer())
+        await transport.answer(peer.pc.localDescription.sdp)
+        (receiver,) = [t.receiver for t in transport.pc.getTransceivers() if t.kind == "audio"]
+        buffer = receiver._RTCRtpReceiver__jitter_buffer
+        packets = [RtpPacket(sequence_number=i, timestamp=960 * i) for i in range(3)]
+        for i, packet in enumerate(packets):
+            packet._data = bytes([i])  # what the receiver sets: the depacketized frame
+        released = [buffer.add(packet)[1] for packet in packets]
+        assert released[0] is None  # a frame is complete once the next one starts
+        assert released[1] is not None and released[1].data == bytes([0])
+        assert released[2] is not None and released[2].data == bytes([1])
+    finally:
+        await transport.aclose()
+        await peer.close()

@@ -94,6 +94,8 @@ class PlaygroundTransport(Transport):
         cannot be used."""
         from aiortc import RTCRtpSender, RTCSessionDescription
 
+        from .aiortc_private import low_latency_mic
+
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=type_))
         except Exception as exc:  # noqa: BLE001 - aiortc raises ValueError & co.
@@ -101,6 +103,9 @@ class PlaygroundTransport(Transport):
                                  hint="reload the page; use a current Chromium or Firefox") \
                 from None
         kinds = {t.kind for t in self.pc.getTransceivers()}
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.kind == "audio" and not low_latency_mic(transceiver.receiver):
+                log.debug("aiortc changed: the mic keeps aiortc's 80 ms jitter buffer")
         if "audio" not in kinds:
             raise AvatarkitError("the offer has no audio (microphone) track",
                                  hint="the page must add the mic track before createOffer")
