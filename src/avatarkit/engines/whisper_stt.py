@@ -51,12 +51,12 @@ def load_whisper_model(path: str | Path | None = None, *, cpu_threads: int = 2) 
         return _load_model(model_path, cpu_threads, packaged=path is None)
 
 
-# CTranslate2's OpenMP threads spin ~0.1-0.2 s waiting for work by default (libgomp's
-# "active" policy). On 2 cores shared with the renderer, the VAD and Piper, the spinning
-# takes the cores the others need: "passive" makes an idle thread sleep at once.
-# Measured with benchmarks/offline_turn-style A/B runs: whisper 0.47 -> 0.40 s with another
-# busy core. libgomp reads it once, when CTranslate2 is first imported; a value the user
-# set is kept.
+# CTranslate2's OpenMP threads busy-wait for work between parallel regions before they
+# sleep (libgomp's default spin count). On 2 cores shared with the renderer, the VAD and
+# Piper, that spinning takes the cores the others need: "passive" makes an idle thread
+# sleep at once. Measured: whisper on a 2.4 s question 0.528 -> 0.467 s with one other busy
+# core, 0.403 -> 0.372 s on idle cores; in the demo, see docs/performance.md. libgomp reads
+# it once, when CTranslate2 is first imported; a value the user set is kept.
 OPENMP_WAIT_POLICY = "PASSIVE"
 
 
