@@ -69,6 +69,7 @@ from pagebench import (  # noqa: E402 - benchmarks/ is not a package
     mic_seconds,
     page_stats,
     press_start,
+    renice_browser,
     turn_rows,
     wait_turns,
 )
@@ -82,6 +83,9 @@ def run_phase(pg: Playground, browsers: Browsers, args: argparse.Namespace, page
     """``pages`` sessions, Start pressed ``stagger`` s apart; each page's stats and
     session status, or the error that stopped it."""
     opened = [browsers.new_page(pg.url, f"page {k + 1}/{pages}") for k in range(pages)]
+    if args.browser_nice:
+        print(f"browser processes reniced to {args.browser_nice}: "
+              f"{renice_browser(args.browser_nice)}", file=sys.stderr)
     results: list[dict[str, Any]] = [{"name": p.bench_name, "error": None,
                                       "turns_asked": args.turns} for p in opened]
     t0 = time.monotonic()
@@ -176,6 +180,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--browser-per-page", action="store_true",
                         help="a Chromium of its own for each page (default: one for all)")
+    parser.add_argument("--browser-nice", type=int, default=0,
+                        help="run Chromium at this niceness (e.g. 10): the server's own "
+                        "capacity, as with browsers on other machines")
     args = parser.parse_args()
     if args.turns < 1 or args.pages < 2 or args.stagger < 0 or args.gap < 5:
         parser.error("need --turns >= 1, --pages >= 2, --stagger >= 0, --gap >= 5")
