@@ -38,17 +38,38 @@ def find_binary() -> Path | None:
     return Path(found) if found else None
 
 
+def _fixed_port_range() -> tuple[int, int]:
+    """Ports below the kernel's ephemeral range: no outgoing connection is ever given one,
+    so a port found free here stays free until the process it is meant for binds it
+    (a CI run lost a worker's health port to an outgoing connection in between)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return (10000, low - 1) if low > 12000 else (low, 65535)
+
+
 def free_tcp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing holds, outside the ephemeral range."""
+    low, high = _fixed_port_range()
+    rng = secrets.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(low, high + 1)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free TCP port on 127.0.0.1")
 
 
 def free_udp_range(count: int = UDP_PORTS) -> tuple[int, int]:
     """``count`` consecutive UDP ports on 127.0.0.1 that nothing holds right now."""
     rng = secrets.SystemRandom()
     for _ in range(200):
-        start = rng.randrange(41000, 60000 - count)
+        low, high = _fixed_port_range()
+        start = rng.randrange(low, high + 1 - count)
         socks: list[socket.socket] = []
         try:
             for port in range(start, start + count):

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from livekit_server import LiveKitServer, free_tcp_port
+from livekit_server import LiveKitServer
 
-REGISTERED = re.compile(r"worker (AW_\w+) registered with")
+REGISTERED = re.compile(r"worker (AW_\w+) registered with.*?; health on port (\d+)")
 # Room tests share two cores with everything else: count sessions, not CPU, in the load;
 # built-in parts only (no third-party plugin installed on this machine).
 QUIET_ENV = {"AVATARKIT_MEASURE_CPU": "0", "HF_HUB_OFFLINE": "1", "AVATARKIT_LOAD_PLUGINS": ""}
@@ -52,8 +52,9 @@ class WorkerProcess:
                if not k.startswith(("LIVEKIT_", "AVATARKIT_"))}
         env.update(QUIET_ENV)
         env.update(self.server.env())
-        self.health_port = free_tcp_port()
-        env["AVATARKIT_WORKER_PORT"] = str(self.health_port)
+        # Port 0: the worker binds a free port itself and names it when it registers. A port
+        # picked here could be taken by any outgoing connection before the worker binds it.
+        env["AVATARKIT_WORKER_PORT"] = "0"
         env.update(self.env)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
@@ -69,6 +70,7 @@ class WorkerProcess:
         match = REGISTERED.search(self.output())
         if match:
             self.worker_id = match.group(1)
+            self.health_port = int(match.group(2))
             return True
         assert self.proc is not None
         if self.proc.poll() is not None:

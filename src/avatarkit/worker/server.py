@@ -132,6 +132,10 @@ def build_server(plan: Plan, link: LinkAddress | None = None, *, dev: bool = Fal
         load_threshold=ServerEnvOption(dev_default=math.inf,
                                        prod_default=worker.load_threshold),
         port=worker.port,
+        # Port 0 on all interfaces binds IPv4 and IPv6 to two different free ports, and LiveKit
+        # announces the first (often the IPv6 one): bind IPv4 only then, so the health port
+        # `avatarkit run` prints is the one that answers on 127.0.0.1.
+        host="0.0.0.0" if worker.port == 0 else "",
         setup_fnc=JobSetup(plan, link),
         load_fnc=load,
         initialize_process_timeout=INITIALIZE_TIMEOUT,
