@@ -4,11 +4,13 @@ Runs `avatarkit demo`'s code path in process (local brain, local face, file tran
 with N spoken questions per session. By default it runs two configurations of the same
 code in alternating rounds, so both see the same machine load:
 
-- ``before``: ``fast_turns=false`` (LiveKit's defaults: whisper runs after the VAD's
-  silence window on its 30 s window, 0.5 s endpointing delay, no preemptive TTS);
-- ``after``: the defaults (whisper from the first silence, no extra endpointing wait,
-  preemptive TTS, a short first TTS chunk: see docs/performance.md);
-- ``after-15s``: the defaults plus the opt-in 15 s whisper window (``stt_window=15``).
+- ``before``: ``fast_turns=false`` and whisper's own 30 s window, greedy (LiveKit's
+  defaults: whisper runs after the VAD's silence window, 0.5 s endpointing delay, no
+  preemptive TTS);
+- ``after-30s``: fast turns (whisper from the first silence, no extra endpointing wait,
+  preemptive TTS, a short first TTS chunk: see docs/performance.md) with whisper's 30 s
+  window, greedy (the defaults until the 15 s window with beam search);
+- ``after``: the defaults (fast turns; whisper on a 15 s window with a beam of 5).
 
 It prints each stage's median per configuration and their ratio, the load average, and
 writes ``benchmarks/results/offline_turn-<label>.json``; ``--chart`` draws the per-stage
@@ -40,7 +42,8 @@ QUESTIONS = [
     "Which ocean is the largest?",
     "What do bees make?",
 ]
-CONFIGS = {"before": ["fast_turns=false"], "after": [], "after-15s": ["stt_window=15"]}
+GREEDY_30S = ["stt_window=30", "stt_beam=1"]
+CONFIGS = {"before": ["fast_turns=false", *GREEDY_30S], "after-30s": GREEDY_30S, "after": []}
 RESULTS = Path(__file__).resolve().parent / "results"
 MEASURED = "measured at the output"
 

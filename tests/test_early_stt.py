@@ -111,12 +111,15 @@ async def test_speech_after_a_pause_is_not_lost() -> None:
     assert {"france", "lovely", "city"} <= words(finals[0]), finals
 
 
-def test_short_window_hears_the_question(whisper_model: object) -> None:
-    """The opt-in 15 s window (not bit-identical to the 30 s one: see whisper_window)."""
+@pytest.mark.parametrize("beam_size", [1, 5])
+def test_short_window_hears_the_question(whisper_model: object, beam_size: int) -> None:
+    """The 15 s window, greedy and with the local brain's beam (not bit-identical to the
+    30 s window: see whisper_window)."""
     for question, key in (("What is the capital of France?", {"capital", "france"}),
                           ("How many legs does a spider have?", {"legs", "spider"})):
         audio = speak_16k(question).astype(np.float32) / 32768
-        short = transcribe_short(whisper_model, audio)  # type: ignore[arg-type]
+        short = transcribe_short(whisper_model, audio,  # type: ignore[arg-type]
+                                 beam_size=beam_size)
         assert short is not None and key <= words(short[0]), short
 
 

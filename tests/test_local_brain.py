@@ -124,6 +124,8 @@ async def test_build_returns_real_components(brain: LocalBrain) -> None:
     parts = brain.build()
     # fast turns: whisper streams (it transcribes from the first silence, with the VAD)
     assert isinstance(parts.stt, WhisperSTT) and parts.stt.capabilities.streaming
+    # a 15 s window with a beam of 5: faster and hears better than 30 s greedy
+    assert (parts.stt.window, parts.stt.beam_size) == (15.0, 5)
     # fast turns: Piper behind a stream adapter whose first chunk is a short clause
     assert isinstance(parts.tts, lk_tts.StreamAdapter)
     assert isinstance(parts.tts._wrapped_tts, PiperTTS) and parts.tts.sample_rate == 22050
@@ -134,6 +136,8 @@ async def test_build_returns_real_components(brain: LocalBrain) -> None:
     assert handling["endpointing"]["min_delay"] == brain.options.min_silence
     slow = LocalBrain({"fast_turns": False}).build()
     assert not slow.stt.capabilities.streaming
+    greedy = LocalBrain({"stt_window": 30, "stt_beam": 1}).build().stt
+    assert isinstance(greedy, WhisperSTT) and (greedy.window, greedy.beam_size) == (30.0, 1)
     assert slow.session_options == {"turn_handling": turn_handling()}
     assert parts.vad is brain.build().vad  # one VAD per process
     server = llama_server.shared_server()

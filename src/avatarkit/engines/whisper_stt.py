@@ -6,7 +6,7 @@ transcribed once its silence window has passed. Given a VAD, it streams
 (:class:`~avatarkit.engines.early_stt.EarlyTranscribeStream`): whisper starts on the
 utterance at the first silence, so the transcript is (nearly) ready when the VAD ends the
 turn. ``window`` below 30 s transcribes short turns on a shorter encoder window
-(:mod:`~avatarkit.engines.whisper_window`: faster, slightly less accurate).
+(:mod:`~avatarkit.engines.whisper_window`: about twice as fast).
 """
 
 from __future__ import annotations
@@ -98,8 +98,9 @@ class WhisperSTT(stt.STT):
     """faster-whisper speech-to-text (non-streaming; the session adds VAD segmentation).
 
     ``language`` is passed to multilingual models; English-only models (``*.en``, the
-    packaged one) always transcribe English. ``beam_size=1`` (greedy) is the fastest and,
-    on tiny.en, as accurate as beam search on short turns.
+    packaged one) always transcribe English. ``beam_size=1`` (greedy) is the fastest;
+    beam search (5) hears tiny.en's hard cases (fast or robotic speech) much better
+    (``benchmarks/stt_window_accuracy.py``). ``window`` below 30 s: see the module doc.
     """
 
     def __init__(
@@ -130,6 +131,16 @@ class WhisperSTT(stt.STT):
     def provider(self) -> str:
         return "faster-whisper"
 
+    @property
+    def window(self) -> float:
+        """Encoder window in seconds for turns that fit in it (30: whisper's own)."""
+        return self._window
+
+    @property
+    def beam_size(self) -> int:
+        """Beam search width (1: greedy)."""
+        return self._beam_size
+
     def prewarm(self) -> None:
         """Load the model now (blocking) instead of on the first utterance."""
         load_whisper_model(self._model_path, cpu_threads=self._cpu_threads)
@@ -154,7 +165,8 @@ class WhisperSTT(stt.STT):
         if self._window < 30.0:
             from .whisper_window import transcribe_short
 
-            short = transcribe_short(model, audio, language, window=self._window)
+            short = transcribe_short(model, audio, language, window=self._window,
+                                     beam_size=self._beam_size)
             if short is not None:
                 return short
         multilingual = bool(model.model.is_multilingual)
