@@ -43,10 +43,12 @@ def _fixed_port_range() -> tuple[int, int]:
     so a port found free here stays free until the process it is meant for binds it
     (a CI run lost a worker's health port to an outgoing connection in between)."""
     try:
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        low = 32768
-    return (10000, low - 1) if low > 12000 else (low, 65535)
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    if low > 12000:
+        return 10000, low - 1
+    return (high + 1, 65535) if high < 63000 else (10000, 65535)
 
 
 def free_tcp_port() -> int:

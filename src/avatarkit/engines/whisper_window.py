@@ -3,11 +3,11 @@
 
 faster-whisper always pads the log-mel features to whisper's 30 s window, so the encoder
 costs the same for a 2 s question as for 30 s of speech (~0.35 s of tiny.en on 2 cores).
-CTranslate2's encoder accepts a shorter window: at 15 s a question takes a third of the
-time. Whisper was trained on 30 s windows, and greedy decoding on a 15 s window mishears a
-little more often; with beam search (5) it hears better than greedy on 30 s: word error rate
-over 162 utterances in 6 voices, two runs, 5.0-5.1% (15 s, beam 5) against 7.95% (30 s,
-greedy), in 0.17-0.21 s against 0.33-0.36 s (``benchmarks/stt_window_accuracy.py``).
+CTranslate2's encoder accepts a shorter window: at 15 s a question takes less than half
+the time. Whisper was trained on 30 s windows, and greedy decoding on a 15 s window can
+mishear more often; with beam search (5) it hears better than greedy on 30 s: word error
+rate over 246 utterances in 6 voices 5.2% (15 s, beam 5) against 7.5% (30 s, greedy), in
+0.54x the time (``benchmarks/stt_window_accuracy.py``; two smaller runs agreed).
 10 s windows change words often, and windows barely longer than the audio make whisper
 repeat itself.
 
