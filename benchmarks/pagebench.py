@@ -257,9 +257,12 @@ def close_page(page: Any) -> None:
 
 
 def page_stats(page: Any) -> dict[str, Any]:
-    """``window.avatarkit.stats`` plus the page's time origin (ms since the epoch) and
-    ``now`` (ms, the clock of the stats' times)."""
-    return dict(page.evaluate("() => ({...window.avatarkit.stats, "
+    """``window.avatarkit.stats`` plus the page's time origin (ms since the epoch), ``now``
+    (ms, the clock of the stats' times) and ``video``: WebRTC's inbound video statistics
+    (``freezeCount``, ``totalFreezesDuration`` in s, ``framesDecoded``, ``framesDropped``...),
+    which Chromium keeps off the page's main thread."""
+    return dict(page.evaluate("async () => ({...window.avatarkit.stats, "
+                              "video: await window.avatarkit.videoStats(), "
                               "timeOrigin: performance.timeOrigin, now: performance.now()})"))
 
 

@@ -23,7 +23,10 @@ Per page: the median speech end -> first avatar frame shown (page) and -> first 
 sent (server), over turns 2.. (each session's first turn is left out: it is goal 2's
 business); and the fps the page presented, from its frame callbacks' log
 (``stats.frameLog``): mean, lowest over 1 s windows, and lowest over the 1 s windows that
-overlap a turn (speech end to 5 s after the reply's first frame). Then: the single-session
+overlap a turn (speech end to 5 s after the reply's first frame); and WebRTC's own freeze
+count and total freeze time for the received video (``videoStats()``: Chromium counts them
+off the page's main thread, so a busy page script cannot fake a freeze the way a late frame
+callback can). Then: the single-session
 median, the pooled median of all concurrent sessions' warm turns, their ratio (target
 <= 2.0), the lowest per-page fps (target >= 20), load average and core count.
 
@@ -144,6 +147,15 @@ def sent_fps(result: dict[str, Any]) -> float | None:
     return sent / age if age and sent is not None else None
 
 
+def freezes(result: dict[str, Any]) -> str:
+    """``N/X.Xs``: WebRTC's freeze count and their total duration for a page (Chromium's
+    rule: a frame shown for longer than max(3 frame intervals, 1 interval + 150 ms))."""
+    video = result.get("stats", {}).get("video") or {}
+    if video.get("freezeCount") is None:
+        return "-"
+    return f"{video['freezeCount']}/{video.get('totalFreezesDuration') or 0:.1f}s"
+
+
 def phase_marks(results: list[dict[str, Any]]) -> list[tuple[float | None, float | None]]:
     """Per page: when it connected and where its lowest 1 s fps window began, in s after the
     phase's first connection (the pages' clocks joined through their time origins)."""
@@ -227,10 +239,11 @@ def report(single: list[dict[str, Any]], many: list[dict[str, Any]], args: argpa
           f"{machine_line(load_mid, load1)}")
     head = (f"{'':<22}{'turns':>6}{'page s':>9}{'server s':>10}{'fps sent':>10}"
             f"{'fps mean':>10}{'min 1 s':>9}{'min in turns':>14}{'connected':>11}"
-            f"{'lowest at':>11}")
+            f"{'lowest at':>11}{'freezes':>12}")
     print("\nper page (warm medians: turns 2..; fps sent: by the server, over the session; "
-          "fps mean/min: presented by the page; connected, lowest at: s after the phase's "
-          f"first page connected)\n{head}")
+          "fps mean/min: presented by the page (its frame callbacks); connected, lowest at: "
+          "s after the phase's first page connected; freezes: WebRTC's count and total "
+          f"seconds, kept by Chromium off the page's main thread)\n{head}")
     for phase, results in (("1 session", single), (f"{args.pages} sessions", many)):
         marks = phase_marks(results)
         for r, (connected, lowest_at) in zip(results, marks):
@@ -241,7 +254,7 @@ def report(single: list[dict[str, Any]], many: list[dict[str, Any]], args: argpa
                   f"{fmt(median(warm([r], SERVER_FRAME))):>10}{fmt(sent_fps(r), 1):>10}"
                   f"{fmt(fps.get('mean'), 1):>10}{fmt(fps.get('min_1s'), 1):>9}"
                   f"{fmt(fps.get('min_1s_turns'), 1):>14}{fmt(connected, 1):>11}"
-                  f"{fmt(lowest_at, 1):>11}"
+                  f"{fmt(lowest_at, 1):>11}{freezes(r):>12}"
                   + ("  FAILED" if r["error"] else "") + ("" if rows else "  (no figures)"))
 
     print(f"\nsession stages, warm medians (s){'1 session':>14}{f'{args.pages} sessions':>14}"
@@ -268,11 +281,16 @@ def report(single: list[dict[str, Any]], many: list[dict[str, Any]], args: argpa
           f"{fmt(verdicts['min_fps_mean'], 1)}"
           f", lowest 1 s window {fmt(low, 1)} (target >= {FPS_TARGET:g}: "
           f"{verdict(None if low is None else low >= FPS_TARGET, failed)})")
+    stalls = [r.get("stats", {}).get("video") or {} for r in many]
+    verdicts["freeze_seconds"] = [v.get("totalFreezesDuration") for v in stalls]
+    print(f"video freezes (WebRTC), {args.pages} sessions: "
+          + ", ".join(freezes(r) for r in many))
     if args.turns < 2:
         print("(1 turn per page: the medians are first turns; run with --turns 5)")
     return {"args": vars(args) | {"json": str(args.json)}, "verdicts": verdicts,
             "pages": [{"phase": phase, "name": r["name"], "error": r["error"],
                        "rows": r.get("rows"), "fps": r.get("fps"),
+                       "video": r.get("stats", {}).get("video"),
                        "heard": [t["heard"] for t in r.get("stats", {}).get("turns", [])]}
                       for phase, results in (("single", single), ("concurrent", many))
                       for r in results],

@@ -30,6 +30,9 @@ QUIET_ENV = {"AVATARKIT_MEASURE_CPU": "0", "HF_HUB_OFFLINE": "1", "AVATARKIT_LOA
 LOCAL_AGENT = "ava-room"
 #: Small and still when idle (no blinks, no head motion): only speech moves the mouth, and
 #: two cores keep up with rendering and encoding.
+#: How long a signalled worker may take to exit. LiveKit closes each job process with its
+#: own 10 s timeouts, one after another; a rare stop under load took over 60 s (CI).
+STOP_TIMEOUT = 120.0
 LOCAL_FACE_OPTS = ("width=256", "height=256", "fps=15", "motion=0", "blink=false")
 
 
@@ -131,8 +134,9 @@ class WorkerProcess:
         assert self.proc is not None
         return self.proc.pid
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int | None:
-        """Signal the worker, wait for it; kill its whole process group if it hangs."""
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> int | None:
+        """Signal the worker, wait for it; kill its whole process group if it hangs (what
+        was still running is then written to its log)."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
@@ -140,9 +144,27 @@ class WorkerProcess:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                self._log_hang(timeout)
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
         return self.proc.returncode
+
+    def _log_hang(self, timeout: float) -> None:
+        """Append the worker's process tree (who was still running, in which state) to its
+        log, so a stop that hung says where."""
+        import psutil
+
+        assert self.proc is not None
+        lines = [f"[test harness] the worker did not exit within {timeout:g} s of the signal; "
+                 "its process tree:"]
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(self.proc.pid)
+            for proc in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    lines.append(f"  pid {proc.pid} {proc.status()} threads {proc.num_threads()}"
+                                 f" {' '.join(proc.cmdline()[:4])[:160]}")
+        with self.log_path.open("a") as log:
+            log.write("\n".join(lines) + "\n")
 
     def send_signal(self, sig: int = signal.SIGTERM) -> None:
         """Send ``sig`` to the worker (not its job processes)."""
@@ -156,7 +178,8 @@ class WorkerProcess:
         await wait_until(lambda: proc.poll() is not None, timeout, "the worker to exit")
         return int(proc.returncode)
 
-    async def stopped(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int | None:
+    async def stopped(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT
+                      ) -> int | None:
         """:meth:`stop` for async tests: the event loop keeps serving the worker's requests
         (stand-ins in this process) while it shuts down."""
         if self.proc is None:
@@ -166,6 +189,7 @@ class WorkerProcess:
             try:
                 await self.exited(timeout)
             except TimeoutError:
+                self._log_hang(timeout)
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)

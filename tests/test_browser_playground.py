@@ -199,6 +199,19 @@ def test_the_page_logs_its_frames_in_a_bounded_ring(talking_page: Any) -> None:
         page.evaluate("window.avatarkit.stats.frameLogMax = 7500")
 
 
+def test_the_page_reports_webrtcs_video_stats(talking_page: Any) -> None:
+    """window.avatarkit.videoStats() (the benchmarks' freeze count): the received video's
+    inbound-rtp figures, growing while the avatar plays."""
+    page = talking_page
+    first = page.evaluate("window.avatarkit.videoStats()")
+    time.sleep(1.0)
+    later = page.evaluate("window.avatarkit.videoStats()")
+    assert first is not None and later is not None
+    assert later["framesDecoded"] - first["framesDecoded"] >= 10  # 25 fps, on busy cores
+    assert later["framesReceived"] >= later["framesDecoded"] > 0
+    assert isinstance(later["freezeCount"], int) and later["totalFreezesDuration"] >= 0
+
+
 def test_an_emotion_change_is_visible_in_the_frames(talking_page: Any) -> None:
     page = talking_page
     page.wait_for_function("() => document.getElementById('avatar').videoWidth > 0")

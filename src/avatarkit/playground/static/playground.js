@@ -362,5 +362,19 @@
   window.addEventListener("pagehide", () => {
     if (dc && dc.readyState === "open") dc.send(JSON.stringify({ type: "bye" }));
   });
-  window.avatarkit = { stats, start, stop, send };
+  // WebRTC's own view of the received video (freezes as Chromium counts them), for benchmarks
+  async function videoStats() {
+    if (!pc) return null;
+    const report = await pc.getStats();
+    for (const s of report.values()) {
+      if (s.type === "inbound-rtp" && s.kind === "video") {
+        return { framesReceived: s.framesReceived, framesDecoded: s.framesDecoded,
+                 framesDropped: s.framesDropped, freezeCount: s.freezeCount,
+                 totalFreezesDuration: s.totalFreezesDuration, pauseCount: s.pauseCount,
+                 totalPausesDuration: s.totalPausesDuration };
+      }
+    }
+    return null;
+  }
+  window.avatarkit = { stats, start, stop, send, videoStats };
 })();
