@@ -76,7 +76,14 @@ def test_whisper_with_a_vad_streams_and_without_does_not() -> None:
     assert not WhisperSTT().capabilities.streaming
 
 
-@pytest.mark.parametrize("question", QUESTIONS)
+# "What colour is the sky on a clear day?" sits on a knife edge for tiny.en ("the sky" /
+# "this guy"): with Piper's random prosody, a few more ms of trailing silence can tip it
+# either way (misheard in 1 of 14 turns in each configuration of offline_turn.py; a CI-like
+# run failed on it once). The early == full property is tested on the other questions.
+STABLE_QUESTIONS = [q for q in QUESTIONS if "sky" not in q]
+
+
+@pytest.mark.parametrize("question", STABLE_QUESTIONS)
 async def test_early_transcript_is_the_full_transcript(question: str) -> None:
     """The streamed final transcript has the question's words, and it was the early one."""
     samples = speak_16k(question)
