@@ -69,8 +69,8 @@ def free_tcp_port() -> int:
 def free_udp_range(count: int = UDP_PORTS) -> tuple[int, int]:
     """``count`` consecutive UDP ports on 127.0.0.1 that nothing holds right now."""
     rng = secrets.SystemRandom()
+    low, high = _fixed_port_range()
     for _ in range(200):
-        low, high = _fixed_port_range()
         start = rng.randrange(low, high + 1 - count)
         socks: list[socket.socket] = []
         try:

@@ -136,8 +136,10 @@ async def test_build_returns_real_components(brain: LocalBrain) -> None:
     assert handling["endpointing"]["min_delay"] == brain.options.min_silence
     slow = LocalBrain({"fast_turns": False}).build()
     assert not slow.stt.capabilities.streaming
-    greedy = LocalBrain({"stt_window": 30, "stt_beam": 1}).build().stt
+    greedy_brain = LocalBrain({"stt_window": 30, "stt_beam": 1})
+    greedy = greedy_brain.build().stt
     assert isinstance(greedy, WhisperSTT) and (greedy.window, greedy.beam_size) == (30.0, 1)
+    await greedy_brain.aclose()
     assert slow.session_options == {"turn_handling": turn_handling()}
     assert parts.vad is brain.build().vad  # one VAD per process
     server = llama_server.shared_server()
