@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import statistics
 from collections.abc import Callable, Sequence
@@ -14,6 +13,7 @@ from typing import Any
 from .composer import Composer, make_plan
 from .config import AvatarkitConfig
 from .errors import UsageError, clip
+from .interruptible import run_interruptible
 from .registry import Registry
 from .report import TURN_STAGES, SessionReport
 
@@ -128,7 +128,7 @@ def run_demo(
         utterances[-1].barge_in_after = interrupt_after
     composer.prewarm()
     transport = FileTransport(utterances, Path(output))
-    report = asyncio.run(composer.run(transport))
+    report = run_interruptible(composer.run(transport))
     return DemoResult(
         report=report,
         output=Path(output),

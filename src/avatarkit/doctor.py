@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 from .checks import Check, Status, module_available
 from .errors import AvatarkitError
+from .interruptible import run_interruptible
 from .redact import redact_url
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ async def run_checks(
 
 def run_checks_sync(**kwargs: Any) -> list[Check]:
     """:func:`run_checks` for synchronous callers (the CLI)."""
-    return asyncio.run(run_checks(**kwargs))
+    return run_interruptible(run_checks(**kwargs))
 
 
 async def run_checks_for_config(
@@ -165,7 +166,7 @@ def doctor_for_config(
     ``needs_livekit``: see :func:`run_checks` (``None``: decided by the face chain).
     """
     environ = os.environ if environ is None else environ
-    checks = asyncio.run(run_checks_for_config(config, registry, environ,
+    checks = run_interruptible(run_checks_for_config(config, registry, environ,
                                                needs_livekit=needs_livekit))
     echo(render_table(checks))
     return verdict(checks).exit_code == 0

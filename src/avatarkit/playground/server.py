@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..composer import Composer, Plan
 from ..errors import AvatarkitError
+from ..interruptible import run_interruptible
 from ..progress import watch
 from ..web import static_dir as shared_static_dir
 from ..web.origins import OriginPolicy, own_origins
@@ -86,7 +87,7 @@ class PlaygroundServer:
         async def build_once() -> None:
             await self._build_once(composer)
 
-        asyncio.run(build_once())
+        run_interruptible(build_once())
         self.readiness.set_ready()
 
     def prewarm_in_background(self) -> asyncio.Task[None]:

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import AvatarkitError, MissingCredentialsError, describe
+from ..interruptible import run_interruptible
 from ..redact import redact_url
 from .livekit_check import LiveKitSetupError, check_livekit
 
@@ -61,11 +62,11 @@ def run_worker(plan: Plan, *, mode: Mode = "start", room: str | None = None,
     assert lk.url is not None
     url = redact_url(lk.url)
     try:
-        asyncio.run(check_livekit(lk))
+        run_interruptible(check_livekit(lk))
         control = control_server(plan.config)
         server = build_server(worker_plan(plan), control.link if control else None,
                               dev=mode != "start")
-        registered = asyncio.run(_serve(server, plan.config, mode=mode, room=room, echo=echo,
+        registered = run_interruptible(_serve(server, plan.config, mode=mode, room=room, echo=echo,
                                         url=url, control=control))
     except KeyboardInterrupt:
         registered = False
