@@ -163,6 +163,7 @@ class WorkerProcess:
                 with contextlib.suppress(psutil.Error):
                     lines.append(f"  pid {proc.pid} {proc.status()} threads {proc.num_threads()}"
                                  f" {' '.join(proc.cmdline()[:4])[:160]}")
+        lines += _stacks(self.proc.pid)
         with self.log_path.open("a") as log:
             log.write("\n".join(lines) + "\n")
 
@@ -194,6 +195,19 @@ class WorkerProcess:
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
         return self.proc.returncode
+
+
+def _stacks(pid: int) -> list[str]:
+    """The Python (and native) stacks of every thread of ``pid``, from py-spy (a test
+    dependency), so a hang names the code it is stuck in; a note if py-spy cannot run."""
+    spy = Path(sys.executable).parent / "py-spy"
+    command = [str(spy) if spy.exists() else "py-spy", "dump", "--native", "--pid", str(pid)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return [f"  (no stacks: {exc})"]
+    return ["[test harness] its main process's stacks (py-spy dump --native):",
+            *(f"  {line}" for line in (done.stdout + done.stderr).splitlines())]
 
 
 async def wait_until(check: Callable[[], Any], timeout: float, what: str,

@@ -104,10 +104,14 @@ class BosonStandin(StandinServer):
         return next(iter(self.sessions.values()))
 
     async def wait_session(self, timeout: float = 30.0) -> BosonSession:
+        """The one session, once created (with ``workdir``: once its avatar worker is
+        launched too: the session exists a moment before its worker does)."""
         deadline = time.monotonic() + timeout
-        while not self.sessions:
+        while not self.sessions or (self.workdir is not None and any(
+                s.avatar is None for s in self.sessions.values())):
             if time.monotonic() > deadline:
-                raise TimeoutError("no Boson session was started")
+                raise TimeoutError("no Boson session was started (or its avatar worker was not "
+                                   "launched)")
             await asyncio.sleep(0.05)
         return self.only_session()
 
