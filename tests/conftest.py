@@ -19,6 +19,9 @@ from room_worker import LOCAL_AGENT, LOCAL_FACE_OPTS, WorkerProcess
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
+#: fails a test that leaves a LiveKit room or media stream open (see rtc_leaks.py)
+pytest_plugins = ("rtc_leaks",)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """A suite started in the background (``cmd &`` in a script) has SIGINT ignored, and an

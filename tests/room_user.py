@@ -8,6 +8,7 @@ streams with the arrival time of each chunk.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import wave
 from dataclasses import dataclass, field
@@ -33,6 +34,16 @@ def load_wav_16k(path: Path = QUESTION) -> np.ndarray:
     with wave.open(str(path)) as wav:
         assert wav.getframerate() == RATE and wav.getnchannels() == 1
         return np.frombuffer(wav.readframes(wav.getnframes()), np.int16).copy()
+
+
+async def close_stream(stream: rtc.VideoStream | rtc.AudioStream) -> None:
+    """Close a media stream, also when its reader was cancelled. A stream leaves livekit's
+    FFI event queue only at its end-of-stream; left to arrive on its own, that can come after
+    the test's event loop closed ("error putting to queue: Event loop is closed"), and such
+    leftovers are torn down by the FFI at interpreter exit, where a callback into a
+    finalizing Python aborts the process (a CI run ended in SIGABRT that way)."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(asyncio.shield(stream.aclose()), 5)
 
 
 @dataclass
@@ -171,28 +182,34 @@ class RoomUser:
     async def _record_video(self, track: rtc.Track, got: Received, agent: bool) -> None:
         """Count every participant's frames; keep an agent's mouth patches."""
         stream = rtc.VideoStream(track, format=rtc.VideoBufferType.RGBA if agent else None)
-        async for event in stream:
-            now = time.monotonic()
-            got.video_frames += 1
-            if got.first_video_at is None:
-                got.first_video_at = now
-            if agent:
-                frame = event.frame
-                self.video_size = (frame.width, frame.height)
-                self.frames.append((now, mouth_patch(frame), self.video_size))
-                self.corner = corner_colour(frame)
-                self._agent_video.set()
+        try:
+            async for event in stream:
+                now = time.monotonic()
+                got.video_frames += 1
+                if got.first_video_at is None:
+                    got.first_video_at = now
+                if agent:
+                    frame = event.frame
+                    self.video_size = (frame.width, frame.height)
+                    self.frames.append((now, mouth_patch(frame), self.video_size))
+                    self.corner = corner_colour(frame)
+                    self._agent_video.set()
+        finally:
+            await close_stream(stream)
 
     async def _record_audio(self, track: rtc.Track, got: Received, agent: bool) -> None:
         stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1)
-        async for event in stream:
-            samples = np.frombuffer(event.frame.data, np.int16).astype(np.float64) / 32768.0
-            level = float(np.sqrt(np.mean(samples ** 2))) if len(samples) else 0.0
-            now = time.monotonic()
-            got.audio.append((now, level, event.frame.duration))
-            if agent:
-                self.levels.append((now, level))
-                self._agent_audio.set()
+        try:
+            async for event in stream:
+                samples = np.frombuffer(event.frame.data, np.int16).astype(np.float64) / 32768.0
+                level = float(np.sqrt(np.mean(samples ** 2))) if len(samples) else 0.0
+                now = time.monotonic()
+                got.audio.append((now, level, event.frame.duration))
+                if agent:
+                    self.levels.append((now, level))
+                    self._agent_audio.set()
+        finally:
+            await close_stream(stream)
 
     def _on_text(self, reader: rtc.TextStreamReader, identity: str) -> None:
         async def read() -> None:
