@@ -114,10 +114,11 @@ class RoomUser:
         return self
 
     async def leave(self) -> None:
+        """Disconnect, then stop the mic and the recorders (the streams have ended by then)."""
+        await self.room.disconnect()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.room.disconnect()
 
     def got(self, identity: str) -> Received:
         """What arrived from participant ``identity`` (empty until something does)."""

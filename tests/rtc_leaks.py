@@ -5,19 +5,25 @@ What a test leaves open outlives its event loop on the native side: a room stays
 FFI's event queue, logging "error putting to queue: Event loop is closed" on every later
 event. Both are torn down only when the interpreter exits, and a native callback into a
 finalizing Python aborts the process: a CI run ended in SIGABRT after its summary. So each
-test must close what it opens; this names the one that did not, and closes it.
+test must close what it opens; this names the one that did not, and closes it. At the end
+of the run the native runtime is disposed while Python is still whole (pytest_unconfigure).
 """
 
 from __future__ import annotations
 
 import functools
 import sys
-import weakref
+import time
 from typing import Any
 
 import pytest
 
-_rooms: weakref.WeakSet[Any] = weakref.WeakSet()
+#: livekit-ffi's logger flushes its batched records to Python this often (FLUSH_INTERVAL)
+FLUSH_INTERVAL_S = 1.0
+
+#: every room made during the current test, held until its teardown: a room collected while
+#: still connected is dropped by Python but stays connected natively, out of sight
+_rooms: list[Any] = []
 
 
 def _track_rooms() -> None:
@@ -30,7 +36,7 @@ def _track_rooms() -> None:
     @functools.wraps(original)
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
-        _rooms.add(self)
+        _rooms.append(self)
 
     rtc.Room.__init__ = init
     rtc.Room._tracked_by_tests = True
@@ -69,6 +75,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     """After the test's fixtures (its event loop among them) are gone: nothing left open."""
     result = yield
     rooms = [room for room in _rooms if room.isconnected()]
+    _rooms.clear()
     subscribers = _orphan_subscribers()
     if rooms or subscribers:
         _close_left_open(rooms, subscribers)
@@ -79,3 +86,17 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
                              f"{', '.join(left)}; disconnect every rtc.Room and aclose() every "
                              "VideoStream/AudioStream it opens")
     return result
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Shut the native LiveKit runtime down while Python is fully alive. Its logger hands
+    batched records to Python from a native thread once a second; one handed over while the
+    interpreter finalizes aborts the process. So dispose now (what the SDK's atexit hook
+    would do later) and wait out one flush interval."""
+    module = sys.modules.get("livekit.rtc._ffi_client")
+    client = module.FfiClient._instance if module else None
+    if client is None or module.FfiClient._ffi_disposed:
+        return
+    client._dispose()
+    time.sleep(FLUSH_INTERVAL_S + 0.2)
