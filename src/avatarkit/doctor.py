@@ -167,7 +167,7 @@ def doctor_for_config(
     """
     environ = os.environ if environ is None else environ
     checks = run_interruptible(run_checks_for_config(config, registry, environ,
-                                               needs_livekit=needs_livekit))
+                                                     needs_livekit=needs_livekit))
     echo(render_table(checks))
     return verdict(checks).exit_code == 0
 

@@ -66,8 +66,8 @@ def run_worker(plan: Plan, *, mode: Mode = "start", room: str | None = None,
         control = control_server(plan.config)
         server = build_server(worker_plan(plan), control.link if control else None,
                               dev=mode != "start")
-        registered = run_interruptible(_serve(server, plan.config, mode=mode, room=room, echo=echo,
-                                        url=url, control=control))
+        registered = run_interruptible(_serve(server, plan.config, mode=mode, room=room,
+                                              echo=echo, url=url, control=control))
     except KeyboardInterrupt:
         registered = False
     if not registered:
