@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 import time
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from livekit import api, rtc
@@ -27,6 +28,7 @@ QUESTION = Path(__file__).resolve().parents[1] / "src" / "avatarkit" / "assets" 
 # mouth at 256,309 of 512x512, 54 px wide).
 MOUTH_BOX = (0.39, 0.55, 0.61, 0.67)  # left, top, right, bottom
 PATCH = (12, 22)  # rows, cols the mouth patch is sampled to
+S = TypeVar("S", rtc.VideoStream, rtc.AudioStream)
 
 
 def load_wav_16k(path: Path = QUESTION) -> np.ndarray:
@@ -34,6 +36,24 @@ def load_wav_16k(path: Path = QUESTION) -> np.ndarray:
     with wave.open(str(path)) as wav:
         assert wav.getframerate() == RATE and wav.getnchannels() == 1
         return np.frombuffer(wav.readframes(wav.getnframes()), np.int16).copy()
+
+
+def open_stream(make: Callable[[], S]) -> S | None:
+    """``make()`` a media stream; ``None`` if its track is already gone (a track subscribed
+    as the room disconnects). The SDK subscribes a stream to the FFI's event queue before it
+    asks for the native stream, and leaves it subscribed when that request fails: that
+    subscription is dropped here."""
+    from livekit.rtc._ffi_client import FfiClient
+
+    ffi_queue = FfiClient.instance.queue
+    before = {id(queue) for queue, _loop, _filter in ffi_queue._subscribers}
+    try:
+        return make()
+    except Exception:  # noqa: BLE001 - "handle is not a FfiTrack": the track was released
+        for queue, _loop, _filter in list(ffi_queue._subscribers):
+            if id(queue) not in before:
+                ffi_queue.unsubscribe(queue)
+        return None
 
 
 async def close_stream(stream: rtc.VideoStream | rtc.AudioStream) -> None:
@@ -89,6 +109,7 @@ class RoomUser:
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _agent_video: asyncio.Event = field(default_factory=asyncio.Event)
     _agent_audio: asyncio.Event = field(default_factory=asyncio.Event)
+    _leaving: bool = False
 
     def token(self) -> str:
         if self.join_token is not None:
@@ -115,6 +136,7 @@ class RoomUser:
 
     async def leave(self) -> None:
         """Disconnect, then stop the mic and the recorders (the streams have ended by then)."""
+        self._leaving = True  # a track subscribed meanwhile gets no recorder (see open_stream)
         await self.room.disconnect()
         for task in self._tasks:
             task.cancel()
@@ -182,7 +204,11 @@ class RoomUser:
 
     async def _record_video(self, track: rtc.Track, got: Received, agent: bool) -> None:
         """Count every participant's frames; keep an agent's mouth patches."""
-        stream = rtc.VideoStream(track, format=rtc.VideoBufferType.RGBA if agent else None)
+        buffer = rtc.VideoBufferType.RGBA if agent else None
+        stream = None if self._leaving else open_stream(lambda: rtc.VideoStream(track,
+                                                                               format=buffer))
+        if stream is None:
+            return
         try:
             async for event in stream:
                 now = time.monotonic()
@@ -199,7 +225,10 @@ class RoomUser:
             await close_stream(stream)
 
     async def _record_audio(self, track: rtc.Track, got: Received, agent: bool) -> None:
-        stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1)
+        stream = None if self._leaving else open_stream(lambda: rtc.AudioStream(
+            track, sample_rate=RATE, num_channels=1))
+        if stream is None:
+            return
         try:
             async for event in stream:
                 samples = np.frombuffer(event.frame.data, np.int16).astype(np.float64) / 32768.0
