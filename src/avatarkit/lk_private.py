@@ -8,6 +8,15 @@ leaves the agent on a dead sink), PR #7282 (restore the previous route; adds
 ``_attach_audio_output``, not in 1.8.9), agents-js #2040 (the same in JS). Drop this module
 when a public room audio sink exists.
 
+``drain_server``: ``AgentServer.drain()`` in 1.8.9 can spin forever. Its wait loop awaits
+``proc.join()`` of every process with a job; a process that has ended but is still listed
+joins at once *without yielding*, and the pool only unlists it in a task that then never runs.
+When a job ends during the drain and the drain wakes first, the worker's main process spins at
+100% CPU, stops answering LiveKit ("worker process is not responding") and never exits (seen
+in the room tests, py-spy: ``SupervisedProc.join`` <- ``AgentServer.drain.<locals>._drain``).
+Upstream: livekit/agents PR #3709 (rewrites that loop; closed unmerged). Drop it when
+``drain()``'s loop yields.
+
 ``forget_audio_output``: a failed third-party face may leave an object as
 ``session.output.audio`` that cannot be detached (the public setter calls its
 ``on_detached()``); the chain must still go on to the next face. 1.8.9 has no public way to
@@ -43,3 +52,22 @@ def participant_audio_output(
 def forget_audio_output(output: Any) -> None:
     """Drop ``output``'s (an ``AgentOutput``) audio sink without calling its ``on_detached``."""
     output._audio_sink = None
+
+
+async def drain_server(server: Any) -> None:
+    """What ``server.drain()`` does (tell LiveKit the worker takes no new jobs, then wait for
+    the running ones, within the server's ``drain_timeout``), with a wait loop that yields.
+    Raises ``asyncio.TimeoutError`` when jobs are still running at the timeout."""
+    async with server._lock:
+        if server._draining:
+            return
+        server._draining = True
+        await server._update_worker_status()
+    timeout = server._drain_timeout
+    loop = asyncio.get_running_loop()
+    deadline = None if not timeout else loop.time() + timeout
+    await asyncio.gather(*server._job_lifecycle_tasks, return_exceptions=True)
+    while server.active_jobs:  # an ended process is listed until the pool's task runs
+        if deadline is not None and loop.time() > deadline:
+            raise asyncio.TimeoutError
+        await asyncio.sleep(0.1)

@@ -1,8 +1,8 @@
 """``avatarkit run``: check the LiveKit server, start what job processes share, serve.
 
 LiveKit Agents 1.8 deprecated its built-in Python CLI (``cli.run_app``); this runs the
-``AgentServer`` through its public API (``run``/``drain``/``aclose``, ``simulate_job`` for
-``--room``):
+``AgentServer`` through its public API (``run``/``aclose``, ``simulate_job`` for ``--room``;
+the drain is ``lk_private.drain_server``, as ``drain()`` can spin in 1.8.9):
 
 1. :func:`~avatarkit.worker.livekit_check.check_livekit` asks the server once, with the worker's
    key and secret, before any model loads: each mistake (nothing listening, TLS mismatch,
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import AvatarkitError, MissingCredentialsError, describe
 from ..interruptible import run_interruptible
+from ..lk_private import drain_server
 from ..redact import redact_url
 from .livekit_check import LiveKitSetupError, check_livekit
 
@@ -151,8 +152,11 @@ async def _serve_agents(server: AgentServer, config: AvatarkitConfig, *, mode: M
             registered.set()
             echo(f"avatarkit run: joined room {room!r} on {url} (Ctrl-C to stop)")
         if mode == "start" and registered.is_set():
+            if running := len(server.active_jobs):
+                echo(f"avatarkit run: draining: no new sessions; waiting for {running} running "
+                     "session(s) to end (a second Ctrl-C exits now)")
             with contextlib.suppress(asyncio.TimeoutError):
-                await server.drain()
+                await drain_server(server)  # server.drain() can spin: see lk_private
         return registered.is_set()
     finally:
         for task in waiting - {run}:
