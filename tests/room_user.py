@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 import wave
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -202,44 +202,43 @@ class RoomUser:
         elif track.kind == rtc.TrackKind.KIND_AUDIO:
             self._tasks.append(asyncio.create_task(self._record_audio(track, got, agent)))
 
-    async def _record_video(self, track: rtc.Track, got: Received, agent: bool) -> None:
-        """Count every participant's frames; keep an agent's mouth patches."""
-        buffer = rtc.VideoBufferType.RGBA if agent else None
-        stream = None if self._leaving else open_stream(lambda: rtc.VideoStream(track,
-                                                                               format=buffer))
+    async def _events(self, make: Callable[[], S]) -> AsyncIterator[Any]:
+        """The events of the stream ``make()`` opens (none once leaving, or if its track is
+        gone); the stream is closed however the reading ends (see close_stream)."""
+        stream = None if self._leaving else open_stream(make)
         if stream is None:
             return
         try:
             async for event in stream:
-                now = time.monotonic()
-                got.video_frames += 1
-                if got.first_video_at is None:
-                    got.first_video_at = now
-                if agent:
-                    frame = event.frame
-                    self.video_size = (frame.width, frame.height)
-                    self.frames.append((now, mouth_patch(frame), self.video_size))
-                    self.corner = corner_colour(frame)
-                    self._agent_video.set()
+                yield event
         finally:
             await close_stream(stream)
 
+    async def _record_video(self, track: rtc.Track, got: Received, agent: bool) -> None:
+        """Count every participant's frames; keep an agent's mouth patches."""
+        buffer = rtc.VideoBufferType.RGBA if agent else None
+        async for event in self._events(lambda: rtc.VideoStream(track, format=buffer)):
+            now = time.monotonic()
+            got.video_frames += 1
+            if got.first_video_at is None:
+                got.first_video_at = now
+            if agent:
+                frame = event.frame
+                self.video_size = (frame.width, frame.height)
+                self.frames.append((now, mouth_patch(frame), self.video_size))
+                self.corner = corner_colour(frame)
+                self._agent_video.set()
+
     async def _record_audio(self, track: rtc.Track, got: Received, agent: bool) -> None:
-        stream = None if self._leaving else open_stream(lambda: rtc.AudioStream(
-            track, sample_rate=RATE, num_channels=1))
-        if stream is None:
-            return
-        try:
-            async for event in stream:
-                samples = np.frombuffer(event.frame.data, np.int16).astype(np.float64) / 32768.0
-                level = float(np.sqrt(np.mean(samples ** 2))) if len(samples) else 0.0
-                now = time.monotonic()
-                got.audio.append((now, level, event.frame.duration))
-                if agent:
-                    self.levels.append((now, level))
-                    self._agent_audio.set()
-        finally:
-            await close_stream(stream)
+        async for event in self._events(lambda: rtc.AudioStream(track, sample_rate=RATE,
+                                                                num_channels=1)):
+            samples = np.frombuffer(event.frame.data, np.int16).astype(np.float64) / 32768.0
+            level = float(np.sqrt(np.mean(samples ** 2))) if len(samples) else 0.0
+            now = time.monotonic()
+            got.audio.append((now, level, event.frame.duration))
+            if agent:
+                self.levels.append((now, level))
+                self._agent_audio.set()
 
     def _on_text(self, reader: rtc.TextStreamReader, identity: str) -> None:
         async def read() -> None:
