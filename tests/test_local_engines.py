@@ -239,8 +239,11 @@ _CHILD = textwrap.dedent("""
     # started from a short-lived thread: the server must outlive that thread
     worker = threading.Thread(target=server.start_sync)
     worker.start(); worker.join()
+    if sys.argv[1] == "deaf":  # like a draining worker: Ctrl-C does not stop it
+        import signal
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     print(server.pid, flush=True)
-    if sys.argv[1] == "sleep":
+    if sys.argv[1] in ("sleep", "deaf"):
         time.sleep(120)
 """)
 
@@ -248,7 +251,7 @@ _CHILD = textwrap.dedent("""
 def _start_child(mode: str) -> tuple[subprocess.Popen[str], int]:
     env = {**os.environ, "PYTHONPATH": str(SRC), "AVATARKIT_QUIET": "1"}
     child = subprocess.Popen([sys.executable, "-c", _CHILD, mode], stdout=subprocess.PIPE,
-                             text=True, env=env)
+                             text=True, env=env, start_new_session=True)
     assert child.stdout is not None
     return child, int(child.stdout.readline())
 
@@ -258,6 +261,22 @@ def test_server_dies_with_a_killed_parent() -> None:
     try:
         time.sleep(0.5)
         assert not wait_gone(pid, 0.2), "server died with the thread that started it"
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        assert wait_gone(pid, 5.0), "server outlived its killed parent"
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_ctrl_c_in_the_terminal_does_not_stop_the_server() -> None:
+    """A terminal's Ctrl-C signals its whole foreground process group; the server must go on
+    serving a worker that drains (``avatarkit run``), and still die with it."""
+    child, pid = _start_child("deaf")
+    try:
+        os.killpg(child.pid, signal.SIGINT)  # the child leads its group, as in a terminal
+        assert not wait_gone(pid, 1.5), "llama-server stopped at the terminal's Ctrl-C"
+        assert child.poll() is None
         child.send_signal(signal.SIGKILL)
         child.wait()
         assert wait_gone(pid, 5.0), "server outlived its killed parent"

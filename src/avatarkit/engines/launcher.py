@@ -5,6 +5,12 @@ On Linux the child asks the kernel for ``SIGKILL`` when its parent dies
 server behind. The kernel sends that signal when the *thread* that forked the child
 exits, so children are forked from a dedicated daemon thread that lives as long as the
 process, never from a short-lived executor thread.
+
+Each child also runs in a session (and process group) of its own. A terminal's Ctrl-C is sent
+to its whole foreground process group: a child in ours (llama.cpp's server) would stop at the
+first Ctrl-C, while ``avatarkit run`` drains and its running conversations still use it.
+avatarkit stops its children itself (and the kernel does, if avatarkit dies), as
+livekit-agents keeps its job processes deaf to Ctrl-C for the same reason.
 """
 
 from __future__ import annotations
@@ -82,7 +88,7 @@ class _Launcher:
             try:
                 proc = subprocess.Popen(
                     cmd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=env,
-                    close_fds=True, preexec_fn=preexec,
+                    close_fds=True, preexec_fn=preexec, start_new_session=True,
                 )
                 future.set_result(proc)
             except BaseException as exc:  # handed to the caller
@@ -96,7 +102,8 @@ class _Launcher:
         stderr: _Stream = None,
         env: dict[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
-        """``subprocess.Popen(cmd)`` from the launcher thread, with parent-death cleanup."""
+        """``subprocess.Popen(cmd)`` from the launcher thread, in a session of its own, with
+        parent-death cleanup."""
         future: concurrent.futures.Future[subprocess.Popen[bytes]] = concurrent.futures.Future()
         self._ensure_thread()
         self._queue.put((future, list(cmd), stdout, stderr, env))
@@ -115,5 +122,6 @@ def spawn_bound_to_parent(
     stderr: int | IO[Any] | None = None,
     env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``cmd``; on Linux the kernel kills it if this process dies (even ``kill -9``)."""
+    """Start ``cmd`` in a session of its own (a terminal's Ctrl-C does not reach it); on
+    Linux the kernel kills it if this process dies (even ``kill -9``)."""
     return _launcher.spawn(cmd, stdout=stdout, stderr=stderr, env=env)
