@@ -165,16 +165,37 @@ def renice_browser(niceness: int) -> int:
     """Lower the CPU priority of every Chromium process this one started (call after pages
     open: each page gets new renderer processes); how many were reniced. A diagnostic:
     with a user's browser on the same 2 cores as the server, its decoding competes with
-    the turn; at a lower priority it only takes what the server leaves."""
+    the turn; at a lower priority it only takes what the server leaves.
+
+    Playwright starts Chromium in a session of its own. Where the kernel groups a session's
+    threads for scheduling (Linux autogroup, ``/proc/sys/kernel/sched_autogroup_enabled``),
+    a process's nice value only ranks it *inside* its group, and the group competes with the
+    server's at its own nice value: so that one is set as well."""
     import psutil
 
     count = 0
+    groups: set[str] = set()
     for proc in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):
             if "chrom" in proc.name().lower() or "headless_shell" in proc.name():
                 proc.nice(niceness)
                 count += 1
+                groups.add(_set_autogroup_nice(proc.pid, niceness))
+    if groups - {""}:
+        print(f"  (autogroups {', '.join(sorted(groups - {''}))} at nice {niceness})",
+              file=sys.stderr)
     return count
+
+
+def _set_autogroup_nice(pid: int, niceness: int) -> str:
+    """Set the nice value of ``pid``'s autogroup; its name ("" without autogroups)."""
+    path = Path(f"/proc/{pid}/autogroup")
+    try:
+        group = path.read_text().split()[0]
+        path.write_text(str(niceness))
+    except (OSError, IndexError):
+        return ""
+    return group
 
 
 def open_page(context: Any, url: str, name: str) -> Any:

@@ -227,12 +227,18 @@ async def test_standin_contract_request_and_end_once(livekit_server, agent, monk
 async def test_standin_contract_never_joins_in_time_ended_once(livekit_server, agent,
                                                                 monkeypatch, face) -> None:
     """The renderer only joins after the face gave up: the session still ends, once, and
-    the late avatar is removed."""
-    async with scenario(face, livekit_server, agent, monkeypatch, join_delay=2.0,
+    the late avatar is removed. The audio sink the plugin installed no longer waits for its
+    avatar (when the room closed, that wait failed with an ERROR and a traceback)."""
+    async with scenario(face, livekit_server, agent, monkeypatch, join_delay=4.0,
                         join_timeout=1) as sc:
         with pytest.raises(FaceStartError, match="did not join"):
             await sc.start(agent.room)
+        sink = sc.face._live.sink
+        assert sink is not None, "the face did not see the sink its plugin installed"
+        waiting = getattr(sink, "_start_atask", None)  # a DataStreamAudioOutput's start
         await sc.face.aclose()
+        await asyncio.sleep(0)
+        assert waiting is None or waiting.done(), "the sink still waits for the avatar"
 
 
 @pytest.mark.parametrize("face", PROVIDERS)

@@ -21,6 +21,13 @@ Upstream: livekit/agents PR #3709 (rewrites that loop; closed unmerged). Drop it
 ``session.output.audio`` that cannot be detached (the public setter calls its
 ``on_detached()``); the chain must still go on to the next face. 1.8.9 has no public way to
 drop a sink without detaching it.
+
+``stop_sink_start``: a cloud avatar's ``DataStreamAudioOutput`` starts a task that waits for
+the avatar participant. When the avatar never joins (a face that timed out, a rotation that
+failed), that task is still waiting after the face is closed, and at the end of the job the
+room's disconnection fails it: livekit-agents logs "ERROR Error in _start_task" with a
+traceback ("room disconnected while waiting for participant", added by livekit/agents PR
+#4864). The class has no ``aclose`` (its own TODO); drop this when it gets one.
 """
 
 from __future__ import annotations
@@ -52,6 +59,13 @@ def participant_audio_output(
 def forget_audio_output(output: Any) -> None:
     """Drop ``output``'s (an ``AgentOutput``) audio sink without calling its ``on_detached``."""
     output._audio_sink = None
+
+
+def stop_sink_start(sink: Any) -> None:
+    """Cancel a ``DataStreamAudioOutput``'s wait for its avatar if it still runs (else no-op)."""
+    task = getattr(sink, "_start_atask", None)
+    if isinstance(task, asyncio.Task) and not task.done():
+        task.cancel()
 
 
 async def drain_server(server: Any) -> None:

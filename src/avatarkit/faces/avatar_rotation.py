@@ -52,6 +52,21 @@ class _Live:
     task: asyncio.Task[Any] | None = None
     view: _SessionView | None = None
     began: float = field(default_factory=time.monotonic)
+    sink: Any = None  # the audio sink its plugin installed (held back in a view)
+
+
+def audio_tail(session: Any) -> Any:
+    """The sink at the bottom of ``session``'s audio chain (where a plugin installs its own)."""
+    sink = session.output.audio
+    while sink is not None and sink.next_in_chain is not None:
+        sink = sink.next_in_chain
+    return sink
+
+
+def installed_sink(live: _Live, session: Any, before: Any) -> Any:
+    """The sink ``live``'s plugin installed (held in its view, or the chain's new tail)."""
+    sink = live.view.output.sink if live.view else audio_tail(session)
+    return None if sink is before else sink
 
 
 def agent_idle(session: Any) -> bool:

@@ -41,10 +41,11 @@ from pydantic import SecretStr
 
 from ..errors import FaceStartError, describe
 from ..face import Face
+from ..lk_private import stop_sink_start
 from ..part import PartOptions
 from ..transports.base import Transport
 from .avatar_options import BASE_OPTIONS, ApiKeyOptions, ApiOptions, AvatarSessionOptions
-from .avatar_rotation import Rotation, _Live, agent_idle
+from .avatar_rotation import Rotation, _Live, agent_idle, audio_tail, installed_sink
 from .avatar_watch import Watch, _ErrorLog
 
 __all__ = ["LIVEKIT_ENV", "CLOSE_TIMEOUT", "BASE_OPTIONS", "ApiKeyOptions", "ApiOptions",
@@ -302,10 +303,14 @@ class AvatarSessionFace(Rotation, Watch, Face):
         and "id recorded": closing waits for it, then ends what it created.
         """
         self._errors.reset()
+        tail = None if live.view else audio_tail(session)
         live.task = asyncio.ensure_future(self.start_avatar(live.view or session, room,
                                                             live.avatar))
-        await self._race_errors(asyncio.shield(live.task))
-        await self._race_errors(live.avatar.wait_for_join(timeout=timeout))
+        try:
+            await self._race_errors(asyncio.shield(live.task))
+            await self._race_errors(live.avatar.wait_for_join(timeout=timeout))
+        finally:  # also when the plugin's own start waits for the join, and times out
+            live.sink = installed_sink(live, session, tail)
 
     async def _end_live(self, live: _Live) -> None:
         """End one provider session on whatever path: start finished (or stopped), the
@@ -318,6 +323,7 @@ class AvatarSessionFace(Rotation, Watch, Face):
         identities = self.participant_identities(avatar)  # before the plugin forgets its room
         present = set(getattr(self.room, "remote_participants", {}))
         await self.step("close the provider plugin", avatar.aclose())
+        stop_sink_start(live.sink)  # its wait for the avatar would fail when the room closes
         if live.task is not None:
             for identity in identities:
                 await self.step("remove the avatar participant", self._remove(identity))
