@@ -12,6 +12,9 @@ from typing import Any, ClassVar
 from ..errors import FaceStartError
 
 STALL_POLL = 1.0  # seconds between video statistics checks
+# seconds an unpublished video waits before it counts as the failure: a participant that
+# leaves unpublishes its tracks first, and "left the room" says more
+UNPUBLISH_GRACE = 0.5
 
 
 class _ErrorLog(logging.Handler):
@@ -90,7 +93,8 @@ class Watch:
 
             if (participant.identity == self.avatar_identity
                     and publication.kind == rtc.TrackKind.KIND_VIDEO):
-                self._fail(RuntimeError(f"the {self.provider} avatar unpublished its video"))
+                error = RuntimeError(f"the {self.provider} avatar unpublished its video")
+                asyncio.get_running_loop().call_later(UNPUBLISH_GRACE, self._fail, error)
 
         def on_quality(participant: Any, quality: Any) -> None:
             from livekit import rtc
