@@ -12,7 +12,7 @@ from .part import Part
 if TYPE_CHECKING:
     from .transports.base import Transport
 
-__all__ = ["EMOTIONS", "Face"]
+__all__ = ["EMOTIONS", "Face", "audio_tail"]
 
 
 class Face(Part, ABC):
@@ -90,3 +90,12 @@ class Face(Part, ABC):
         return {"emotions": list(cls.emotions), "background": cls.supports_background,
                 "backgrounds": list(cls.backgrounds),
                 "first_frame_latency": cls.first_frame_latency}
+
+
+def audio_tail(session: Any) -> Any:
+    """The sink at the bottom of ``session``'s audio chain (below transcript sync etc.):
+    where a face installs its own with ``session.output.replace_audio_tail()``."""
+    sink = session.output.audio
+    while sink is not None and getattr(sink, "next_in_chain", None) is not None:
+        sink = sink.next_in_chain
+    return sink

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import FaceStartError, describe
-from .face import Face
+from .face import Face, audio_tail
 from .report import FaceAttempt, SessionReport
 
 if TYPE_CHECKING:
@@ -130,14 +130,6 @@ class FaceChain:
         while self._started:
             face = self._started.pop()
             await close_quietly(f"face '{face.name}'", face.aclose())
-
-
-def audio_tail(session: Any) -> Any:
-    """The sink at the bottom of ``session``'s audio chain (below transcript sync etc.)."""
-    sink = session.output.audio
-    while sink is not None and getattr(sink, "next_in_chain", None) is not None:
-        sink = sink.next_in_chain
-    return sink
 
 
 def set_audio_tail(session: Any, sink: Any, face_name: str = "") -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..errors import FaceStartError, describe
+from ..face import audio_tail
 
 log = logging.getLogger("avatarkit.faces.avatar_session")
 
@@ -53,14 +54,6 @@ class _Live:
     view: _SessionView | None = None
     began: float = field(default_factory=time.monotonic)
     sink: Any = None  # the audio sink its plugin installed (held back in a view)
-
-
-def audio_tail(session: Any) -> Any:
-    """The sink at the bottom of ``session``'s audio chain (where a plugin installs its own)."""
-    sink = session.output.audio
-    while sink is not None and sink.next_in_chain is not None:
-        sink = sink.next_in_chain
-    return sink
 
 
 def installed_sink(live: _Live, session: Any, before: Any) -> Any:

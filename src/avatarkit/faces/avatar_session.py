@@ -40,12 +40,12 @@ from typing import Any, ClassVar
 from pydantic import SecretStr
 
 from ..errors import FaceStartError, describe
-from ..face import Face
+from ..face import Face, audio_tail
 from ..lk_private import stop_sink_start
 from ..part import PartOptions
 from ..transports.base import Transport
 from .avatar_options import BASE_OPTIONS, ApiKeyOptions, ApiOptions, AvatarSessionOptions
-from .avatar_rotation import Rotation, _Live, agent_idle, audio_tail, installed_sink
+from .avatar_rotation import Rotation, _Live, agent_idle, installed_sink
 from .avatar_watch import Watch, _ErrorLog
 
 __all__ = ["LIVEKIT_ENV", "CLOSE_TIMEOUT", "BASE_OPTIONS", "ApiKeyOptions", "ApiOptions",
