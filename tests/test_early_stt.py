@@ -131,8 +131,11 @@ def test_short_window_hears_the_question(whisper_model: object, beam_size: int) 
 
 
 async def test_whisper_stt_uses_the_window_it_is_given() -> None:
+    # Piper speaks a little differently every time; greedy decoding on the 15 s window heard
+    # "capital of friends" in 1 of 25 tries (and once in a full run), the local brain's beam
+    # of 5 in none: the test runs what the brain runs
     samples = speak_16k("What is the capital of France?")
-    heard = await WhisperSTT(window=15.0).recognize(frames_of(samples))
+    heard = await WhisperSTT(window=15.0, beam_size=5).recognize(frames_of(samples))
     assert {"capital", "france"} <= words(heard.alternatives[0].text)
 
 
