@@ -15,7 +15,7 @@ import local_extra
 from cli_runner import PROVIDER_VARS, CliResult, run_cli
 from livekit_server import LiveKitServer, start_livekit_server
 from livekit_server import find_binary as find_livekit_server
-from room_worker import LOCAL_AGENT, LOCAL_FACE_OPTS, WorkerProcess
+from room_worker import LOCAL_AGENT, LOCAL_FACE_ARGS, WorkerProcess
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -109,9 +109,8 @@ def local_worker(livekit_server: LiveKitServer,
     """One real ``avatarkit run --dev --brain local --face local`` worker for the session,
     registered as agent :data:`LOCAL_AGENT` (explicit dispatch only, so it never joins
     rooms of other tests). Stopped with SIGTERM: it must exit 0 with no traceback."""
-    face = [arg for opt in LOCAL_FACE_OPTS for arg in ("--face-opt", opt)]
     worker = WorkerProcess(
-        livekit_server, ["--dev", "--brain", "local", "--face", "local", *face],
+        livekit_server, ["--dev", "--brain", "local", "--face", "local", *LOCAL_FACE_ARGS],
         tmp_path_factory.mktemp("local-worker") / "worker.log",
         env={"AVATARKIT_AGENT_NAME": LOCAL_AGENT})
     worker.start()

@@ -34,6 +34,8 @@ LOCAL_AGENT = "ava-room"
 #: own 10 s timeouts, one after another; a rare stop under load took over 60 s (CI).
 STOP_TIMEOUT = 120.0
 LOCAL_FACE_OPTS = ("width=256", "height=256", "fps=15", "motion=0", "blink=false")
+#: The same as ``avatarkit run`` arguments.
+LOCAL_FACE_ARGS = tuple(a for opt in LOCAL_FACE_OPTS for a in ("--face-opt", opt))
 
 
 @dataclass

@@ -19,7 +19,7 @@ from avatarkit.config import load_config
 from avatarkit.web.token_server import TokenServer
 from livekit_server import LiveKitServer, free_tcp_port
 from room_user import RoomUser, load_wav_16k
-from room_worker import LOCAL_FACE_OPTS, WorkerProcess, wait_until
+from room_worker import LOCAL_FACE_ARGS, WorkerProcess, wait_until
 from standins.deepgram import DeepgramStandin
 from standins.elevenlabs import ElevenLabsStandin
 from standins.openai_api import OpenAIStandin
@@ -48,9 +48,8 @@ async def test_standin_interview_example_in_a_real_room(
                                utterance_seconds=0.8) as dg, \
             OpenAIStandin(api_key="oa-key", reply=REPLY) as oai, \
             ElevenLabsStandin(api_key="el-key") as el:
-        face_opts = [a for opt in LOCAL_FACE_OPTS for a in ("--face-opt", opt)]
         worker = WorkerProcess(livekit_server, [
-            "--config", str(EXAMPLE), *face_opts,
+            "--config", str(EXAMPLE), *LOCAL_FACE_ARGS,
             "--brain-opt", f"stt_options.base_url={dg.base_url}",
             "--brain-opt", f"llm_options.base_url={oai.base_url}",
             "--brain-opt", f"tts_options.base_url={el.base_url}"],

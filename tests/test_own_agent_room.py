@@ -20,7 +20,7 @@ import pytest
 
 from livekit_server import LiveKitServer
 from room_user import RoomUser, load_wav_16k
-from room_worker import LOCAL_FACE_OPTS, QUIET_ENV, WorkerProcess, wait_until
+from room_worker import LOCAL_FACE_ARGS, QUIET_ENV, WorkerProcess, wait_until
 from standins.openai_api import OpenAIStandin
 from test_own_agent_example import EXAMPLE
 
@@ -110,8 +110,7 @@ async def test_standin_avatarkit_run_with_the_users_agent_in_a_real_room(
             reply="Good news: your order was {lookup_order}.") as oai:
         urls = [arg for key in ("stt_base_url", "base_url", "tts_base_url")
                 for arg in ("--brain-opt", f"{key}={oai.base_url}")]
-        face = [arg for opt in LOCAL_FACE_OPTS for arg in ("--face-opt", opt)]
-        worker = WorkerProcess(livekit_server, ["--dev", *urls, *face],
+        worker = WorkerProcess(livekit_server, ["--dev", *urls, *LOCAL_FACE_ARGS],
                                tmp_path / "run.log", cwd=EXAMPLE,
                                env={"AVATARKIT_AGENT_NAME": agent_name,
                                     "OPENAI_API_KEY": "sk-run"})

@@ -23,7 +23,7 @@ from avatarkit.worker.session_link import open_link
 from cli_runner import run_cli
 from livekit_server import LiveKitServer, free_tcp_port
 from room_user import RoomUser
-from room_worker import LOCAL_FACE_OPTS, WorkerProcess, wait_until
+from room_worker import LOCAL_FACE_ARGS, WorkerProcess, wait_until
 from standins.openai_api import OpenAIStandin
 
 TOKEN = "ctl-s3cret"
@@ -128,11 +128,10 @@ def test_non_loopback_bind_without_token_is_refused(capsys, clean_env,
 async def test_two_sessions_in_real_rooms_one_changed_through_the_api(
         livekit_server: LiveKitServer, tmp_path: Path) -> None:
     port = free_tcp_port()
-    face_opts = [a for opt in LOCAL_FACE_OPTS for a in ("--face-opt", opt)]
     async with OpenAIStandin(api_key="sk-rt") as oai:
         worker = WorkerProcess(
             livekit_server, ["--brain", "realtime", "--brain-opt", f"base_url={oai.base_url}",
-                             "--brain-opt", "api_key=sk-rt", "--face", "local", *face_opts],
+                             "--brain-opt", "api_key=sk-rt", "--face", "local", *LOCAL_FACE_ARGS],
             tmp_path / "worker.log",
             env={"AVATARKIT_CONTROL_PORT": str(port), "AVATARKIT_CONTROL_TOKEN": TOKEN,
                  "AVATARKIT_AGENT_NAME": "ctl-agent"})

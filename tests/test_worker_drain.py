@@ -21,7 +21,7 @@ import pytest
 from livekit_server import LiveKitServer
 from local_helpers import words
 from room_user import RoomUser, load_wav_16k
-from room_worker import LOCAL_FACE_OPTS, WorkerProcess, wait_until
+from room_worker import LOCAL_FACE_ARGS, WorkerProcess, wait_until
 from standins.openai_api import OpenAIStandin
 
 pytestmark = [pytest.mark.room]
@@ -31,11 +31,10 @@ LOCAL_AGENT = "drain-local-agent"
 
 async def test_sigterm_lets_the_running_session_finish_then_exits(
         livekit_server: LiveKitServer, tmp_path: Path) -> None:
-    face_opts = [a for opt in LOCAL_FACE_OPTS for a in ("--face-opt", opt)]
     async with OpenAIStandin(api_key="sk-rt") as oai:
         worker = WorkerProcess(
             livekit_server, ["--brain", "realtime", "--brain-opt", f"base_url={oai.base_url}",
-                             "--brain-opt", "api_key=sk-rt", "--face", "local", *face_opts],
+                             "--brain-opt", "api_key=sk-rt", "--face", "local", *LOCAL_FACE_ARGS],
             tmp_path / "worker.log", env={"AVATARKIT_AGENT_NAME": AGENT})
         await worker.started()
         user = RoomUser(livekit_server, "drain-room", agent_name=AGENT)
@@ -69,8 +68,8 @@ async def test_ctrl_c_drain_keeps_the_local_llm_serving_the_running_session(
         livekit_server: LiveKitServer, tmp_path: Path) -> None:
     import psutil
 
-    face_opts = [a for opt in LOCAL_FACE_OPTS for a in ("--face-opt", opt)]
-    worker = WorkerProcess(livekit_server, ["--brain", "local", "--face", "local", *face_opts],
+    worker = WorkerProcess(livekit_server,
+                           ["--brain", "local", "--face", "local", *LOCAL_FACE_ARGS],
                            tmp_path / "worker.log", env={"AVATARKIT_AGENT_NAME": LOCAL_AGENT})
     await worker.started()
     llama = [p for p in psutil.Process(worker.pid).children(recursive=True)
