@@ -55,7 +55,7 @@ async def main_async(repeats: int) -> None:
     ref_words = differ = used = 0
     for question in QUESTIONS:
         for _ in range(repeats):
-            samples = speak_16k(question)
+            samples = speak_16k(question, seed=None)  # a new rendering each repeat
             early_stt = WhisperSTT(vad=vad)
             events = await stream_events(early_stt, samples)
             early = " ".join(e.alternatives[0].text for e in events if e.alternatives)

@@ -39,18 +39,38 @@ def load_piper_voice(path: str | Path | None = None) -> PiperVoice:
 
 @functools.cache
 def _load_voice(voice_path: str) -> PiperVoice:
-    if not assets.piper_available():
-        raise assets.UsageError("Piper TTS is not installed (package piper-tts)",
-                                hint=f"pip install piper-tts (or {assets.LOCAL_EXTRA})")
     with loading(f"piper voice {Path(voice_path).stem}"):
-        from piper import PiperConfig, PiperVoice
-
-        config = json.loads(Path(f"{voice_path}.json").read_text(encoding="utf-8"))
-        # PiperVoice.load() with our session options (it takes none)
-        voice = PiperVoice(session=_session(voice_path), config=PiperConfig.from_dict(config))
+        voice = _new_voice(voice_path)
         for _ in voice.synthesize("Hello."):  # warm up: the first run is slow
             pass
     return voice
+
+
+def seeded_piper_voice(seed: int, path: str | Path | None = None) -> PiperVoice:
+    """A new, uncached Piper voice that speaks a text the same way on every call with ``seed``.
+
+    Piper draws its prosody from ONNX Runtime's random ops, which take their seed from the
+    process-wide one when the session is created: ``seed`` is set just before, under the
+    voices' lock, and stays set for sessions created later in the process. Each call builds
+    a new session (about 0.2 s), whose random sequence starts again from ``seed``.
+    """
+    import onnxruntime
+
+    voice_path = str(assets.piper_voice_path(path))
+    with _voices_lock:
+        onnxruntime.set_seed(seed)
+        return _new_voice(voice_path)
+
+
+def _new_voice(voice_path: str) -> PiperVoice:
+    """``PiperVoice.load()`` with our session options (it takes none)."""
+    if not assets.piper_available():
+        raise assets.UsageError("Piper TTS is not installed (package piper-tts)",
+                                hint=f"pip install piper-tts (or {assets.LOCAL_EXTRA})")
+    from piper import PiperConfig, PiperVoice
+
+    config = json.loads(Path(f"{voice_path}.json").read_text(encoding="utf-8"))
+    return PiperVoice(session=_session(voice_path), config=PiperConfig.from_dict(config))
 
 
 def _session(voice_path: str) -> Any:

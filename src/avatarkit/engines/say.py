@@ -12,15 +12,24 @@ from .tts_select import resolve_tts
 RATE = 16000
 
 
-def speak_16k(text: str) -> Any:
+SEED = 0
+
+
+def speak_16k(text: str, *, seed: int | None = SEED) -> Any:
     """``text`` spoken by Piper (else espeak-ng), as 16 kHz mono int16 samples with 0.2 s
-    of silence either side."""
+    of silence either side.
+
+    Piper varies its prosody at random. With a ``seed`` (the default) the same text gives
+    the same samples in every run, so a demo, a test or a benchmark hears the same question
+    each time; ``seed=None`` keeps the variation (a new rendering on each call).
+    """
     import numpy as np
 
     if resolve_tts() == "piper":
-        from .piper_tts import load_piper_voice
+        from .piper_tts import load_piper_voice, seeded_piper_voice
 
-        chunks = list(load_piper_voice().synthesize(text))
+        voice = load_piper_voice() if seed is None else seeded_piper_voice(seed)
+        chunks = list(voice.synthesize(text))
         pcm = np.concatenate([c.audio_int16_array for c in chunks]) if chunks else np.zeros(0)
         rate = chunks[0].sample_rate if chunks else RATE
     else:
