@@ -30,8 +30,12 @@ RATE = 16000
 # random prosody put some questions on a knife edge for tiny.en ("capital of friends", "this
 # guy" for "the sky": 6 of 100 random renderings of these questions were misheard by greedy
 # or beam-5 decoding on the 15 s or 30 s window), and these tests failed now and then.
+# The fixed renderings of France and spider are far from the edge (0 of 24 misheard with
+# -50 dB of noise added or shifted by a few samples); the sky's is not (3 of 24 greedy), and
+# whisper's int8 kernels differ by CPU, so the early == full property is tested on the others.
 QUESTIONS = ["What is the capital of France?", "How many legs does a spider have?",
              "What colour is the sky on a clear day?"]
+STABLE_QUESTIONS = [q for q in QUESTIONS if "sky" not in q]
 
 
 def frames_of(samples: np.ndarray) -> list[rtc.AudioFrame]:
@@ -81,7 +85,7 @@ def test_whisper_with_a_vad_streams_and_without_does_not() -> None:
     assert not WhisperSTT().capabilities.streaming
 
 
-@pytest.mark.parametrize("question", QUESTIONS)
+@pytest.mark.parametrize("question", STABLE_QUESTIONS)
 async def test_early_transcript_is_the_full_transcript(question: str) -> None:
     """The streamed final transcript has the question's words, and it was the early one."""
     samples = speak_16k(question)
