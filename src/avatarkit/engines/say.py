@@ -10,9 +10,7 @@ from . import assets
 from .tts_select import resolve_tts
 
 RATE = 16000
-
-
-SEED = 0
+SEED = 0  # speak_16k's default: the same rendering of a text in every run
 
 
 def speak_16k(text: str, *, seed: int | None = SEED) -> Any:
