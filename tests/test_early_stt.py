@@ -28,7 +28,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 RATE = 16000
 # speak_16k's default seed gives the same rendering of each question in every run. Piper's
 # random prosody put some questions on a knife edge for tiny.en ("capital of friends", "this
-# guy" for "the sky": 6 of 100 random renderings of these questions were misheard by greedy
+# guy" for "the sky": 6 of 100 random renderings of five sentences were misheard by greedy
 # or beam-5 decoding on the 15 s or 30 s window), and these tests failed now and then.
 # The fixed renderings of France and spider are far from the edge (0 of 24 misheard with
 # -50 dB of noise added or shifted by a few samples); the sky's is not (3 of 24 greedy), and
