@@ -94,7 +94,7 @@ class PlaygroundTransport(Transport):
         cannot be used."""
         from aiortc import RTCRtpSender, RTCSessionDescription
 
-        from .aiortc_private import low_latency_mic
+        from .aiortc_private import frugal_vp8, low_latency_mic
 
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=type_))
@@ -119,6 +119,9 @@ class PlaygroundTransport(Transport):
                     transceiver.setCodecPreferences(codecs)
         answer = await self.pc.createAnswer()
         await self.pc.setLocalDescription(answer)  # gathers every candidate (no trickle)
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.kind == "video" and not frugal_vp8(transceiver):
+                log.debug("session %s: the video keeps aiortc's own encoder", self.session_id)
         local = self.pc.localDescription
         return {"sdp": local.sdp, "type": local.type}
 
