@@ -99,6 +99,21 @@ def _sessions(pg: SimpleNamespace) -> dict[str, Any]:
                                       for sid, p in pg.server.peers.items()}))
 
 
+def _lingering(pg: SimpleNamespace, sid: str) -> dict[str, Any] | None:
+    """What a session is doing while it runs (None once it ended). A connection still
+    "connected" with no end reason: the page's goodbye never came; an end reason: the
+    session is still closing."""
+    def look() -> dict[str, Any] | None:
+        peer = pg.server.peers.get(sid)
+        if peer is None:
+            return None
+        status = peer.transport.status()
+        return {"ending": peer.transport.end_reason,
+                **{k: status[k] for k in ("connection", "agent_state", "turns", "age")}}
+
+    return pg.loop.call(look)  # type: ignore[no-any-return]
+
+
 @pytest.fixture(scope="module")
 def talking_page(playground: SimpleNamespace, browser: Any) -> Iterator[Any]:
     page = browser.new_page()
@@ -262,8 +277,9 @@ def test_two_pages_get_two_sessions_and_closing_one_ends_it(
         assert set(ids) <= set(active)
         pages[0].close()  # closing the tab ends its session server side
         deadline = time.monotonic() + 20
-        while ids[0] in _sessions(playground):
-            assert time.monotonic() < deadline, "the closed tab's session is still running"
+        while (left := _lingering(playground, ids[0])) is not None:
+            assert time.monotonic() < deadline, \
+                f"the closed tab's session is still running: {left}"
             time.sleep(0.2)
         assert ids[1] in _sessions(playground)
         ended = playground.loop.call(lambda: list(playground.server.ended))
