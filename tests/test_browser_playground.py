@@ -291,6 +291,32 @@ def test_two_pages_get_two_sessions_and_closing_one_ends_it(
                 page.close()
 
 
+def test_a_muted_mic_still_sends_audio_so_the_session_stays(
+        playground: SimpleNamespace, browser: Any, talking_page: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page's mute box disables the mic track; Chromium then sends silence, so the
+    server's "no audio from the page" watchdog (``mic.GONE_AFTER``) leaves it alone."""
+    from avatarkit.playground import mic
+
+    monkeypatch.setattr(mic, "GONE_AFTER", 3.0)  # read by each new session
+    page = browser.new_page()
+    try:
+        page.goto(playground.url)
+        page.click("#start")
+        page.wait_for_function("() => window.avatarkit.stats.connectedAt !== null",
+                               timeout=30_000)
+        sid = page.evaluate("window.avatarkit.stats.session")
+        page.check("#mute")
+        time.sleep(0.5)
+        before = _sessions(playground)[sid]["input"]["frames"]
+        time.sleep(mic.GONE_AFTER + 2)
+        now = _sessions(playground).get(sid)
+        assert now is not None, "the muted page's session ended"
+        assert now["input"]["frames"] - before >= 100 * (mic.GONE_AFTER + 1)  # 10 ms frames
+    finally:
+        page.close()
+
+
 def test_stop_ends_the_session_and_start_makes_a_new_one(playground: SimpleNamespace,
                                                          browser: Any) -> None:
     page = browser.new_page()

@@ -82,6 +82,38 @@ async def test_each_peer_gets_its_own_session_and_leaving_ends_it(server: Any) -
         await b.close()
 
 
+async def test_a_page_that_vanishes_without_a_word_ends_its_session(
+        server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tab killed without its goodbye (and no DTLS/SCTP close either) stops sending audio:
+    its session ends after ``mic.GONE_AFTER`` s of no audio, not at ICE's ~30 s; a page
+    whose mic sends silence keeps its session."""
+    from tests.browser.peer import ToneMic
+
+    from avatarkit.playground import mic
+
+    class VanishingMic(ToneMic):
+        async def recv(self) -> Any:
+            if self._n >= 25:  # 0.5 s of audio, then nothing (the track never ends)
+                await asyncio.Future()
+            return await super().recv()
+
+    monkeypatch.setattr(mic, "GONE_AFTER", 1.0)
+    gone, quiet = PeerClient(mic=VanishingMic()), PeerClient(mic=ToneMic(tone=0.0))
+    try:
+        rg = await gone.connect(server.url + "offer")
+        rq = await quiet.connect(server.url + "offer")
+        started = time.monotonic()
+        await _until(lambda: rg["session"] not in server.peers, timeout=10)
+        assert time.monotonic() - started < 5
+        ended = next(e for e in server.ended if e["session"] == rg["session"])
+        assert "no audio from the page for 1 s" in ended["reason"] and ended["error"] is None
+        await asyncio.sleep(1.5)  # more than GONE_AFTER of silence: still there
+        assert rq["session"] in server.peers
+    finally:
+        await gone.close()
+        await quiet.close()
+
+
 async def test_emotion_and_background_controls_change_the_video(server: Any) -> None:
     peer = PeerClient()
     try:

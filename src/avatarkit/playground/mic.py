@@ -19,18 +19,27 @@ from .timeline import LOUD_RMS, rms
 IN_RATE = 16000
 IN_FRAME = IN_RATE // 100  # 10 ms
 MAX_INPUT_BACKLOG = 3000  # 30 s of 10 ms frames queued before the session reads them
+GONE_AFTER = 10.0
+"""Seconds without mic audio after which the page counts as gone. A browser sends audio
+packets all the time (silence too, and while the page's mute box is ticked); only a page
+that vanished without a goodbye stops, and ICE would notice that after ~30 s."""
 
 
 class BrowserAudioInput(io.AudioInput):
     """The browser's mic as the session's audio input: 16 kHz mono, 10 ms frames.
 
     Frames that arrive before the session reads them are queued (up to 30 s), so nothing
-    said while the session starts is lost. ``speech_ends`` gets a mark each time loud
-    input is followed by 0.35 s of quiet.
+    said while the session starts is lost. ``on_speech_end`` gets a mark each time loud
+    input is followed by 0.35 s of quiet; ``on_gone`` is called once if no audio comes for
+    ``gone_after`` s (:data:`GONE_AFTER`) after the first (the mic's reading then stops).
     """
 
-    def __init__(self, on_speech_end: Callable[[float], None] | None = None) -> None:
+    def __init__(self, on_speech_end: Callable[[float], None] | None = None, *,
+                 on_gone: Callable[[float], None] | None = None,
+                 gone_after: float | None = None) -> None:
         super().__init__(label="avatarkit-browser-mic")
+        self._on_gone = on_gone
+        self._gone_after = GONE_AFTER if gone_after is None else gone_after
         self._queue: asyncio.Queue[rtc.AudioFrame | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._on_speech_end = on_speech_end
@@ -54,8 +63,13 @@ class BrowserAudioInput(io.AudioInput):
         try:
             while not self._closed:
                 try:
-                    frame = await track.recv()
+                    frame = await asyncio.wait_for(
+                        track.recv(), self._gone_after if self.frames else None)
                 except MediaStreamError:
+                    break
+                except asyncio.TimeoutError:
+                    if self._on_gone is not None:
+                        self._on_gone(self._gone_after)
                     break
                 chunks = [pending]
                 for out in resampler.resample(frame):  # type: ignore[arg-type]

@@ -70,7 +70,7 @@ class PlaygroundTransport(Transport):
         self._timing_cls = PeerTurnTiming
         self.clock = MediaClock()
         self.sink = PeerMediaSink(Playout(delay=playout_delay), self.timings)
-        self.input = BrowserAudioInput(on_speech_end=self._speech_ended)
+        self.input = BrowserAudioInput(on_speech_end=self._speech_ended, on_gone=self._mic_gone)
         self._output: Any = None  # PacedAudioOutput, for audio-only faces
         self.face: Face | None = None
         self.session: AgentSession | None = None
@@ -132,6 +132,10 @@ class PlaygroundTransport(Transport):
             self._connected.set()
         elif state in ("failed", "closed"):
             self.close(f"connection {state}")
+
+    def _mic_gone(self, seconds: float) -> None:
+        self.close(f"no audio from the page for {seconds:g} s "
+                   "(the tab was closed or the connection lost)")
 
     def _on_track(self, track: Any) -> None:
         if track.kind == "audio":
