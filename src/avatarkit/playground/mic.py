@@ -30,16 +30,16 @@ class BrowserAudioInput(io.AudioInput):
 
     Frames that arrive before the session reads them are queued (up to 30 s), so nothing
     said while the session starts is lost. ``on_speech_end`` gets a mark each time loud
-    input is followed by 0.35 s of quiet; ``on_gone`` is called once if no audio comes for
-    ``gone_after`` s (:data:`GONE_AFTER`) after the first (the mic's reading then stops).
+    input is followed by 0.35 s of quiet; ``on_gone`` gets :data:`GONE_AFTER` (read when
+    the input is made) once if no audio comes for that long after the first (the mic's
+    reading then stops).
     """
 
     def __init__(self, on_speech_end: Callable[[float], None] | None = None, *,
-                 on_gone: Callable[[float], None] | None = None,
-                 gone_after: float | None = None) -> None:
+                 on_gone: Callable[[float], None] | None = None) -> None:
         super().__init__(label="avatarkit-browser-mic")
         self._on_gone = on_gone
-        self._gone_after = GONE_AFTER if gone_after is None else gone_after
+        self._gone_after = GONE_AFTER
         self._queue: asyncio.Queue[rtc.AudioFrame | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._on_speech_end = on_speech_end
