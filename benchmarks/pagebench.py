@@ -122,14 +122,19 @@ def mic_seconds(turns: int, gap: float, lead: float = 3.0) -> float:
 
 
 class Browsers:
-    """Where the pages open: one headless Chromium for all (default: the fake mic restarts
-    per page anyway) or, with ``per_page``, a Chromium of its own for each page (its own
-    processes, decoder and network stack: to tell a browser limit from a server one)."""
+    """Where the pages open: one headless Chromium for all, each page in a window of its own
+    (default: as each user's tab is the front one; the fake mic restarts per page anyway)
+    or, with ``per_page``, a Chromium of its own for each page (its own processes, decoder
+    and network stack: to tell a browser limit from a server one).
+
+    Not tabs of one window: Chromium calls a background tab's video frame callbacks about
+    once a second, so its page would see the reply's first frame up to a second late
+    (:func:`tests.browser.harness.launch_browser`)."""
 
     def __init__(self, playwright: Any, tmp: Path, mic: Path, per_page: bool = False) -> None:
         self.playwright, self.tmp, self.mic, self.per_page = playwright, tmp, mic, per_page
         self._shared: Any = None
-        self._own: list[Any] = []
+        self._own: list[Any] = []  # per-page browsers, or the shared one's page windows
         self._made = 0
 
     def _launch(self) -> Any:
@@ -141,13 +146,17 @@ class Browsers:
     def new_page(self, url: str, name: str) -> Any:
         if self.per_page:
             self._own.append(self._launch())
-            return open_page(self._own[-1], url, name)
-        if self._shared is None:
-            self._shared = self._launch()
-        return open_page(self._shared, url, name)
+        else:
+            if self._shared is None:
+                from tests.browser.harness import launch_browser
+
+                self._shared = launch_browser(self.playwright, self.mic)
+            self._own.append(self._shared.new_context(viewport={"width": 1100, "height": 800}))
+        return open_page(self._own[-1], url, name)
 
     def close_own(self) -> None:
-        """Close the per-page browsers (their pages closed first, see :func:`close_page`)."""
+        """Close the phase's browsers or windows (their pages closed first, see
+        :func:`close_page`)."""
         for context in self._own:
             with contextlib.suppress(Exception):
                 context.close()
@@ -290,10 +299,20 @@ def page_stats(page: Any) -> dict[str, Any]:
 SESSION_STAGES = TURN_STAGES  # the session's own stages, as the demo's table prints them
 PAGE_FRAME = "page: speech end -> first avatar frame shown"
 SERVER_FRAME = "server: speech end -> first reply frame sent"
+UPLINK = "uplink: speech end at the page -> at the server"
+DOWNLINK = "downlink: first reply frame sent -> shown"
 
 
-def turn_rows(stats: dict[str, Any], status: dict[str, Any] | None, turns: int) -> Rows:
-    """One session's figures per turn (seconds): page, server, then the session's stages."""
+def turn_rows(stats: dict[str, Any], status: dict[str, Any] | None, turns: int,
+              server_clock: float | None = None) -> Rows:
+    """One session's figures per turn (seconds): page, server, then the session's stages.
+
+    ``server_clock``: ``time.time() - time.monotonic()`` of the server's process (the
+    benchmarks run it in theirs). With it, two more rows split the page's figure from the
+    server's: the uplink (speech end at the page's mic -> the same at the server, after
+    Chromium's capture and encoding, the network and aiortc's receive path) and the
+    downlink (the reply's first frame sent -> shown: network, jitter buffer, decoding).
+    """
     replies = [r for r in stats["replies"] if r.get("frameAt")][:turns]
     timings = [t for t in (status or {}).get("timings", []) if t.get("first_frame")][:turns]
     records = stats["turns"][:turns]
@@ -303,6 +322,20 @@ def turn_rows(stats: dict[str, Any], status: dict[str, Any] | None, turns: int) 
          [(r["audioAt"] - r["speechEnd"]) / 1000 for r in replies]),
         (SERVER_FRAME, [t["speech_end_to_first_frame"] for t in timings]),
     ]
+    if server_clock is not None:
+        def page_s(ms: float) -> float:  # a page time as server-monotonic seconds
+            return (stats["timeOrigin"] + ms) / 1000 - server_clock
+
+        # each server turn with the page's reply whose speech end is nearest (within 3 s):
+        # either side may have marked a speech end the other did not
+        pairs = []
+        for t in timings:
+            r = min(replies, default=None,
+                    key=lambda r: abs(page_s(r["speechEnd"]) - t["speech_end"]))
+            if r is not None and abs(page_s(r["speechEnd"]) - t["speech_end"]) < 3.0:
+                pairs.append((r, t))
+        rows += [(UPLINK, [t["speech_end"] - page_s(r["speechEnd"]) for r, t in pairs]),
+                 (DOWNLINK, [page_s(r["frameAt"]) - t["first_frame"] for r, t in pairs])]
     rows += [(f"session: {label}", [t["latencies"].get(key) for t in records])
              for label, key in SESSION_STAGES]
     return rows
@@ -331,7 +364,8 @@ def print_turn_table(title: str, rows: Rows) -> None:
 
 def frame_rates(stats: dict[str, Any], *, skip: float = 2.0, window: float = 1.0,
                 busy: float = 5.0) -> dict[str, float | None]:
-    """The fps the page presented, from ``stats.frameLog`` ([ms, frames presented]).
+    """The fps the page presented, from ``stats.frameLog`` ([ms shown, frames presented,
+    RTP timestamp, ms received]).
 
     ``mean``: frames presented from ``skip`` s after the first one (connection start) to
     when the stats were read (``now``: a video that froze counts as 0 fps to the end);
@@ -339,11 +373,13 @@ def frame_rates(stats: dict[str, Any], *, skip: float = 2.0, window: float = 1.0
     ``min_1s_turns``: the lowest over the windows that overlap a turn's busy time, from the
     page's speech end to ``busy`` s after the reply's first frame (STT, LLM, TTS and the
     start of the lip-synced reply all run then); ``min_1s_at``: where the lowest window
-    starts (ms, the page's clock).
+    starts (ms, the page's clock); ``held``: the median time (s) from a frame's last packet
+    arriving to its being shown (Chromium's jitter buffer, decoding and compositing).
     """
     log = stats.get("frameLog") or []
     if len(log) < 2:
-        return {"mean": None, "min_1s": None, "min_1s_turns": None, "min_1s_at": None}
+        return {"mean": None, "min_1s": None, "min_1s_turns": None, "min_1s_at": None,
+                "held": None}
     start = log[0][0] + skip * 1000
     log = [e for e in log if e[0] >= start] or log[-2:]
     t0, t1 = log[0][0], max(log[-1][0], stats.get("now") or 0.0)
@@ -363,9 +399,10 @@ def frame_rates(stats: dict[str, Any], *, skip: float = 2.0, window: float = 1.0
     turns = [fps for w, fps in rates
              if any(w < end and w + window * 1000 > begin for begin, end in busy_spans)]
     lowest = min(rates, key=lambda r: r[1], default=None)
+    held = [(e[0] - e[3]) / 1000 for e in log if len(e) > 3 and e[3]]
     return {"mean": mean, "min_1s": None if lowest is None else lowest[1],
             "min_1s_turns": min(turns, default=None),
-            "min_1s_at": None if lowest is None else lowest[0]}
+            "min_1s_at": None if lowest is None else lowest[0], "held": median(held)}
 
 
 def _presented_by(log: list[list[float]], at: float, start: int) -> tuple[float, int]:

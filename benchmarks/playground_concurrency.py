@@ -42,6 +42,7 @@ device at its first getUserMedia).
 
     python benchmarks/playground_concurrency.py [--turns 5] [--pages 3] [--stagger 1.5]
                                                 [--gap 20] [--browser-per-page] [--json F]
+                                                [--browser-nice N]
 """
 
 from __future__ import annotations
@@ -57,9 +58,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pagebench import (  # noqa: E402 - benchmarks/ is not a package
+    DOWNLINK,
     PAGE_FRAME,
     SERVER_FRAME,
     SESSION_STAGES,
+    UPLINK,
     BenchError,
     Browsers,
     Playground,
@@ -112,7 +115,8 @@ def run_phase(pg: Playground, browsers: Browsers, args: argparse.Namespace, page
             result["error"] = result["error"] or f"{page.bench_name}: unreadable: {exc}"
             continue
         result["status"] = statuses.get(result["stats"].get("session"))
-        result["rows"] = dict(turn_rows(result["stats"], result["status"], args.turns))
+        result["rows"] = dict(turn_rows(result["stats"], result["status"], args.turns,
+                                        server_clock=time.time() - time.monotonic()))
         result["fps"] = frame_rates(result["stats"])
     for page in opened:
         close_page(page)
@@ -239,11 +243,12 @@ def report(single: list[dict[str, Any]], many: list[dict[str, Any]], args: argpa
           f"{machine_line(load_mid, load1)}")
     head = (f"{'':<22}{'turns':>6}{'page s':>9}{'server s':>10}{'fps sent':>10}"
             f"{'fps mean':>10}{'min 1 s':>9}{'min in turns':>14}{'connected':>11}"
-            f"{'lowest at':>11}{'freezes':>12}")
+            f"{'lowest at':>11}{'freezes':>12}{'held ms':>9}")
     print("\nper page (warm medians: turns 2..; fps sent: by the server, over the session; "
           "fps mean/min: presented by the page (its frame callbacks); connected, lowest at: "
           "s after the phase's first page connected; freezes: WebRTC's count and total "
-          f"seconds, kept by Chromium off the page's main thread)\n{head}")
+          f"seconds, kept by Chromium off the page's main thread; held: median ms from a "
+          f"frame's arrival to its display)\n{head}")
     for phase, results in (("1 session", single), (f"{args.pages} sessions", many)):
         marks = phase_marks(results)
         for r, (connected, lowest_at) in zip(results, marks):
@@ -255,13 +260,15 @@ def report(single: list[dict[str, Any]], many: list[dict[str, Any]], args: argpa
                   f"{fmt(fps.get('mean'), 1):>10}{fmt(fps.get('min_1s'), 1):>9}"
                   f"{fmt(fps.get('min_1s_turns'), 1):>14}{fmt(connected, 1):>11}"
                   f"{fmt(lowest_at, 1):>11}{freezes(r):>12}"
+                  f"{fmt(None if fps.get('held') is None else fps['held'] * 1000, 0):>9}"
                   + ("  FAILED" if r["error"] else "") + ("" if rows else "  (no figures)"))
 
     print(f"\nsession stages, warm medians (s){'1 session':>14}{f'{args.pages} sessions':>14}"
           f"{'ratio':>8}")
-    for label in [f"session: {s}" for s, _ in SESSION_STAGES] + [SERVER_FRAME, PAGE_FRAME]:
+    for label in [f"session: {s}" for s, _ in SESSION_STAGES] + [SERVER_FRAME, UPLINK,
+                                                                DOWNLINK, PAGE_FRAME]:
         one, all_ = median(warm(single, label)), median(warm(many, label))
-        ratio = None if one is None or all_ is None or one == 0 else all_ / one
+        ratio = None if one is None or all_ is None or one < 0.05 else all_ / one
         print(f"  {label:<46}{fmt(one):>9}{fmt(all_):>14}{fmt(ratio, 2):>8}")
 
     failed = sum(1 for r in single + many if r["error"])
@@ -291,7 +298,8 @@ def report(single: list[dict[str, Any]], many: list[dict[str, Any]], args: argpa
             "pages": [{"phase": phase, "name": r["name"], "error": r["error"],
                        "rows": r.get("rows"), "fps": r.get("fps"),
                        "video": r.get("stats", {}).get("video"),
-                       "heard": [t["heard"] for t in r.get("stats", {}).get("turns", [])]}
+                       "heard": [t["heard"] for t in r.get("stats", {}).get("turns", [])],
+                       "answered": [t["answered"] for t in r.get("stats", {}).get("turns", [])]}
                       for phase, results in (("single", single), ("concurrent", many))
                       for r in results],
             "load": [list(load0), list(load_mid), list(load1)], "cores": os.cpu_count(),

@@ -1,9 +1,9 @@
 """CPU per playground session at 512x512, 25 fps (the built-in face's defaults).
 
 Starts ``avatarkit playground --brain local --face local`` as a subprocess, connects 0, 1,
-then 2 headless Chromium pages (silent fake mic: the sessions stream the idle avatar, no
-turns), and samples the server process (plus its children: llama.cpp) with psutil over
-``--seconds`` each time. Prints % of one core for the server, the increase per page, and the
+then 2 headless Chromium pages, each in a window of its own (silent fake mic: the sessions
+stream the idle avatar, no turns), and samples the server process (plus its children:
+llama.cpp) with psutil over ``--seconds`` each time. Prints % of one core for the server, the increase per page, and the
 browser's own CPU for reference.
 
     python benchmarks/playground_cpu.py [--seconds 20] [--pages 2]
@@ -48,7 +48,7 @@ def measure(procs: list[Any], seconds: float) -> float:
 def main() -> None:
     import psutil
     from playwright.sync_api import sync_playwright
-    from tests.browser.harness import launch
+    from tests.browser.harness import launch_browser
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -82,21 +82,19 @@ def main() -> None:
     results: list[tuple[int, float, float]] = []
     try:
         with sync_playwright() as pw:
-            context = launch(pw, tmp / "profile", silent, loop=True)
+            # each page in a window of its own, as each user's tab is the front one (a
+            # background tab's video is handled differently: tests/browser/harness.py)
+            chromium = launch_browser(pw, silent, loop=True)
+
             def browser_procs() -> list[Any]:
-                mains = [p for p in psutil.process_iter(["name", "cmdline"])
-                         if "chromium" in (p.info["name"] or "")
-                         and str(tmp / "profile") in " ".join(p.info["cmdline"] or [])]
-                procs = {p.pid: p for p in mains}
-                for p in mains:
-                    procs.update({c.pid: c for c in p.children(recursive=True)})
-                return list(procs.values())
+                return [p for p in psutil.Process().children(recursive=True)
+                        if "chrom" in p.name().lower() or "headless_shell" in p.name()]
 
             time.sleep(3)
             results.append((0, measure(tree, args.seconds), 0.0))
             pages = []
             for n in range(1, args.pages + 1):
-                page = context.new_page()
+                page = chromium.new_context().new_page()
                 page.goto(url)
                 page.click("#start")
                 page.wait_for_function("() => window.avatarkit.stats.frames > 50",
@@ -112,7 +110,7 @@ def main() -> None:
                 fps = [p.evaluate("window.avatarkit.stats.frames") for p in pages]
                 results.append((n, server_cpu, browser_cpu))
                 print(f"  {n} page(s): frames shown so far {fps}", file=sys.stderr)
-            context.close()
+            chromium.close()
     finally:
         server.send_signal(signal.SIGINT)
         try:

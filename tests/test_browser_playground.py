@@ -195,16 +195,20 @@ def test_page_connects_and_the_avatar_answers_the_spoken_question(
 
 def test_the_page_logs_its_frames_in_a_bounded_ring(talking_page: Any) -> None:
     """stats.frameLog (what benchmarks/pagebench.py computes fps from): one [time, frames
-    presented] entry per frame callback, in order, the last frameLogMax of them."""
+    presented, RTP timestamp, receive time] entry per frame callback, in order, the last
+    frameLogMax of them; a frame is received before it is shown."""
     page = talking_page
     page.wait_for_function("() => window.avatarkit.stats.frameLog.length >= 20",
                            timeout=30_000)
     log, frames = page.evaluate(
         "() => [window.avatarkit.stats.frameLog, window.avatarkit.stats.frames]")
-    times, counts = [t for t, _ in log], [n for _, n in log]
+    times, counts = [e[0] for e in log], [e[1] for e in log]
     assert len(log) == min(frames, 7500)  # read together: one entry per frame callback
     assert times == sorted(times) and times[-1] > times[0]
     assert counts == sorted(counts) and counts[-1] - counts[0] >= len(log) - 1
+    rtp = [e[2] for e in log]
+    assert all(isinstance(ts, int) for ts in rtp) and len(set(rtp)) > len(log) // 2
+    assert all(0 < received <= shown for shown, _, _, received in log)
     try:
         page.evaluate("window.avatarkit.stats.frameLogMax = 10")
         page.wait_for_function("() => window.avatarkit.stats.frameLog.length === 10",

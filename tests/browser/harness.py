@@ -89,6 +89,20 @@ def launch(playwright: Any, user_data_dir: Path, fake_mic: Path | None, *,
     )
 
 
+def launch_browser(playwright: Any, fake_mic: Path | None, *, loop: bool = False) -> Any:
+    """A headless Chromium (same flags as :func:`launch`) for pages in windows of their own:
+    ``browser.new_context().new_page()`` each. Tabs of one window are not alike: Chromium
+    fires ``requestVideoFrameCallback`` for the front tab's video on every frame and for the
+    others' about once a second (checked: 105 callbacks in 5 s against 14 and 26), so a
+    page measuring when frames are shown must be the front page of its window."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=chromium_args(fake_mic, loop=loop),
+        ignore_default_args=["--mute-audio"],
+    )
+
+
 class LoopThread:
     """An asyncio loop on a daemon thread: run server coroutines from synchronous tests."""
 

@@ -10,7 +10,8 @@ credentials (:func:`avatarkit.redact.child_env`). The process-wide server is rea
 :func:`ensure_started` (async), :func:`ensure_started_sync` and stopped by :func:`shutdown`.
 
 A server that dies at start or during the warm-up with an illegal instruction (SIGILL: a
-native build on a CPU that advertises but traps an instruction set, as AMX on some VMs) is
+CPU that advertises but traps an instruction set, as AMX on some VMs; the portable build
+picks its kernels by what is advertised, so it meets this too) is
 restarted once with weight repacking off (``--no-repack``), saying so once; any other death
 is reported by its real cause (:mod:`avatarkit.engines.exit_status`).
 """
@@ -262,9 +263,9 @@ class LlamaServer:
             if proc.returncode == -signal.SIGILL and self.repack:
                 self.repack, _repack_traps = False, True
                 log.warning(
-                    "llama-server died with an illegal instruction (SIGILL): this CPU traps "
-                    "an instruction llama.cpp's weight repacking uses; restarting it with "
-                    "--no-repack (a portable build avoids this: `bash scripts/setup.sh`)")
+                    "llama-server died with an illegal instruction (SIGILL): this CPU "
+                    "advertises an instruction set it traps (AMX on some VMs), which "
+                    "llama.cpp's weight repacking uses; restarting it with --no-repack")
                 raise _Respawn
             cmd = shlex.join(str(a) for a in self._last_cmd)
             what, fix = describe_exit(proc.returncode, cmd)

@@ -12,8 +12,9 @@
     connectedAt: null, firstFrameAt: null, frames: 0, lastFrameAt: null,
     micPeak: 0, remotePeak: 0, speechEnds: [], replies: [], turns: [], messages: [],
     controls: [], events: [], ready: null, ended: null, faceStates: [],
-    // [presentation time (ms, performance.now() clock), frames presented so far] per frame
-    // callback, the last frameLogMax of them: the benchmarks' fps over time windows
+    // [presentation time (ms, performance.now() clock), frames presented so far, the
+    // frame's RTP timestamp, when its last packet arrived (ms)] per frame callback, the
+    // last frameLogMax of them: the benchmarks' fps over time windows and video delays
     frameLog: [], frameLogMax: 7500,
   };
   let pc = null, dc = null, mic = null, remote = null, audioCtx = null, meterTimer = null;
@@ -199,7 +200,8 @@
     stats.lastFrameAt = now;
     if (stats.firstFrameAt === null) { stats.firstFrameAt = now; setPlaceholder(""); }
     stats.frameLog.push([(meta && meta.presentationTime) || now,
-                         (meta && meta.presentedFrames) || stats.frames]);
+                         (meta && meta.presentedFrames) || stats.frames,
+                         meta ? meta.rtpTimestamp : undefined, meta ? meta.receiveTime : undefined]);
     if (stats.frameLog.length > stats.frameLogMax) {
       stats.frameLog.splice(0, stats.frameLog.length - stats.frameLogMax);
     }
