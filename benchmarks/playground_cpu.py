@@ -3,8 +3,8 @@
 Starts ``avatarkit playground --brain local --face local`` as a subprocess, connects 0, 1,
 then 2 headless Chromium pages, each in a window of its own (silent fake mic: the sessions
 stream the idle avatar, no turns), and samples the server process (plus its children:
-llama.cpp) with psutil over ``--seconds`` each time. Prints % of one core for the server, the increase per page, and the
-browser's own CPU for reference.
+llama.cpp) with psutil over ``--seconds`` each time. Prints % of one core for the server,
+the increase per page, and the browser's own CPU for reference.
 
     python benchmarks/playground_cpu.py [--seconds 20] [--pages 2]
 """
