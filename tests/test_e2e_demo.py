@@ -247,8 +247,9 @@ def test_llama_server_is_gone_when_the_demo_is_cancelled(tmp_path: Path, when: s
     lines = [line for line in stderr.splitlines()
              if line.strip() and not line.startswith("avatarkit: skipped plugin")]
     assert [line for line in lines if "interrupt" in line] == ["avatarkit: interrupted"], stderr
+    # a CPU that advertises AMX and traps it adds the SIGILL restart's one warning
     assert all(line.startswith("loading ") or line == "avatarkit: interrupted"
-               for line in lines), stderr
+               or line.endswith("restarting it with --no-repack") for line in lines), stderr
     time.sleep(0.5)
     for pid in watcher.llama_pids:
         assert process_gone(pid), pid

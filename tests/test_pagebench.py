@@ -1,5 +1,7 @@
-"""The fps arithmetic of benchmarks/pagebench.py (what the concurrency benchmark reports as
-frame starvation), on frame logs made here: [presentation ms, frames presented so far]."""
+"""The arithmetic of benchmarks/pagebench.py, on figures made here: fps (what the concurrency
+benchmark reports as frame starvation) from frame logs [presentation ms, frames presented so
+far, RTP timestamp, receive ms], how long frames were held, and the uplink/downlink split of
+a turn between the page's clock and the server's."""
 
 from __future__ import annotations
 
@@ -71,4 +73,32 @@ def test_presented_counts_count_frames_the_callbacks_skipped(pagebench: ModuleTy
     fps = pagebench.frame_rates(_stats(log))
     assert fps["mean"] == pytest.approx(25, abs=0.5)
     assert pagebench.frame_rates(_stats([[0.0, 1]])) == {
-        "mean": None, "min_1s": None, "min_1s_turns": None, "min_1s_at": None}
+        "mean": None, "min_1s": None, "min_1s_turns": None, "min_1s_at": None, "held": None}
+
+
+def test_held_is_the_median_from_arrival_to_display(pagebench: ModuleType) -> None:
+    log = [[t, n, 3600 * n, t - (0.060 if n % 2 else 0.500) * 1000]
+           for t, n in _log(0, 10, 25)]
+    assert pagebench.frame_rates(_stats(log))["held"] == pytest.approx(0.28, abs=0.001)
+    assert pagebench.frame_rates(_stats(_log(0, 10, 25)))["held"] is None  # older pages
+
+
+def test_uplink_and_downlink_pair_each_server_turn_with_the_nearest_page_turn(
+        pagebench: ModuleType) -> None:
+    origin_ms, clock = 1_000_000.0, 900.0  # page epoch origin; server epoch - monotonic
+    def server_s(page_ms: float) -> float:
+        return (origin_ms + page_ms) / 1000 - clock
+
+    # the page marked a speech end at 5 s the server never saw (a pause mid-question)
+    replies = [{"speechEnd": 5000.0, "audioAt": 5400.0, "frameAt": 5450.0},
+               {"speechEnd": 10000.0, "audioAt": 11500.0, "frameAt": 11600.0},
+               {"speechEnd": 30000.0, "audioAt": 31300.0, "frameAt": 31400.0}]
+    timings = [{"speech_end": server_s(10050.0), "first_frame": server_s(11300.0),
+                "speech_end_to_first_frame": 1.25},
+               {"speech_end": server_s(30020.0), "first_frame": server_s(31000.0),
+                "speech_end_to_first_frame": 0.98}]
+    stats = {"replies": replies, "turns": [], "timeOrigin": origin_ms}
+    rows = dict(pagebench.turn_rows(stats, {"timings": timings}, 3, server_clock=clock))
+    assert rows[pagebench.UPLINK] == pytest.approx([0.05, 0.02], abs=1e-6)
+    assert rows[pagebench.DOWNLINK] == pytest.approx([0.3, 0.4], abs=1e-6)
+    assert pagebench.UPLINK not in dict(pagebench.turn_rows(stats, {"timings": timings}, 3))
