@@ -148,10 +148,10 @@ class Browsers:
             self._own.append(self._launch())
         else:
             if self._shared is None:
-                from tests.browser.harness import launch_browser
+                from tests.browser.harness import VIEWPORT, launch_browser
 
                 self._shared = launch_browser(self.playwright, self.mic)
-            self._own.append(self._shared.new_context(viewport={"width": 1100, "height": 800}))
+            self._own.append(self._shared.new_context(viewport=VIEWPORT))
         return open_page(self._own[-1], url, name)
 
     def close_own(self) -> None:
@@ -181,15 +181,15 @@ def renice_browser(niceness: int) -> int:
     a process's nice value only ranks it *inside* its group, and the group competes with the
     server's at its own nice value: so that one is set as well."""
     import psutil
+    from tests.browser.harness import browser_processes
 
     count = 0
     groups: set[str] = set()
-    for proc in psutil.Process().children(recursive=True):
+    for proc in browser_processes():
         with contextlib.suppress(psutil.Error):
-            if "chrom" in proc.name().lower() or "headless_shell" in proc.name():
-                proc.nice(niceness)
-                count += 1
-                groups.add(_set_autogroup_nice(proc.pid, niceness))
+            proc.nice(niceness)
+            count += 1
+            groups.add(_set_autogroup_nice(proc.pid, niceness))
     if groups - {""}:
         print(f"  (autogroups {', '.join(sorted(groups - {''}))} at nice {niceness})",
               file=sys.stderr)
@@ -330,9 +330,9 @@ def turn_rows(stats: dict[str, Any], status: dict[str, Any] | None, turns: int,
         # either side may have marked a speech end the other did not
         pairs = []
         for t in timings:
-            r = min(replies, default=None,
-                    key=lambda r: abs(page_s(r["speechEnd"]) - t["speech_end"]))
-            if r is not None and abs(page_s(r["speechEnd"]) - t["speech_end"]) < 3.0:
+            gap, r = min(((abs(page_s(r["speechEnd"]) - t["speech_end"]), r) for r in replies),
+                         key=lambda pair: pair[0], default=(None, None))
+            if gap is not None and gap < 3.0:
                 pairs.append((r, t))
         rows += [(UPLINK, [t["speech_end"] - page_s(r["speechEnd"]) for r, t in pairs]),
                  (DOWNLINK, [page_s(r["frameAt"]) - t["first_frame"] for r, t in pairs])]

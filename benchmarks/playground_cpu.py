@@ -48,7 +48,7 @@ def measure(procs: list[Any], seconds: float) -> float:
 def main() -> None:
     import psutil
     from playwright.sync_api import sync_playwright
-    from tests.browser.harness import launch_browser
+    from tests.browser.harness import browser_processes, launch_browser
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -86,10 +86,6 @@ def main() -> None:
             # background tab's video is handled differently: tests/browser/harness.py)
             chromium = launch_browser(pw, silent, loop=True)
 
-            def browser_procs() -> list[Any]:
-                return [p for p in psutil.Process().children(recursive=True)
-                        if "chrom" in p.name().lower() or "headless_shell" in p.name()]
-
             time.sleep(3)
             results.append((0, measure(tree, args.seconds), 0.0))
             pages = []
@@ -101,7 +97,7 @@ def main() -> None:
                                        timeout=60_000)
                 pages.append(page)
                 time.sleep(3)
-                browser = browser_procs()
+                browser = browser_processes()
                 c_b0 = cpu_seconds(browser)
                 t0 = time.monotonic()
                 server_cpu = measure(tree, args.seconds)

@@ -76,17 +76,20 @@ def chromium_args(fake_mic: Path | None, *, loop: bool = False) -> list[str]:
     return args
 
 
+VIEWPORT = {"width": 1100, "height": 800}
+
+
+def _options(fake_mic: Path | None, loop: bool) -> dict[str, Any]:
+    """Playwright's launch options: this machine's Chromium, never a downloaded browser."""
+    return {"executable_path": CHROMIUM, "headless": True,
+            "args": chromium_args(fake_mic, loop=loop), "ignore_default_args": ["--mute-audio"]}
+
+
 def launch(playwright: Any, user_data_dir: Path, fake_mic: Path | None, *,
            loop: bool = False) -> Any:
-    """A persistent Chromium context (fresh profile dir), never a downloaded browser."""
+    """A persistent Chromium context (fresh profile dir), its pages tabs of one window."""
     return playwright.chromium.launch_persistent_context(
-        str(user_data_dir),
-        executable_path=CHROMIUM,
-        headless=True,
-        args=chromium_args(fake_mic, loop=loop),
-        ignore_default_args=["--mute-audio"],
-        viewport={"width": 1100, "height": 800},
-    )
+        str(user_data_dir), viewport=VIEWPORT, **_options(fake_mic, loop))
 
 
 def launch_browser(playwright: Any, fake_mic: Path | None, *, loop: bool = False) -> Any:
@@ -95,12 +98,15 @@ def launch_browser(playwright: Any, fake_mic: Path | None, *, loop: bool = False
     fires ``requestVideoFrameCallback`` for the front tab's video on every frame and for the
     others' about once a second (checked: 105 callbacks in 5 s against 14 and 26), so a
     page measuring when frames are shown must be the front page of its window."""
-    return playwright.chromium.launch(
-        executable_path=CHROMIUM,
-        headless=True,
-        args=chromium_args(fake_mic, loop=loop),
-        ignore_default_args=["--mute-audio"],
-    )
+    return playwright.chromium.launch(**_options(fake_mic, loop))
+
+
+def browser_processes() -> list[Any]:
+    """The Chromium processes this process started (through Playwright), as psutil objects."""
+    import psutil
+
+    return [p for p in psutil.Process().children(recursive=True)
+            if "chrom" in p.name().lower() or "headless_shell" in p.name()]
 
 
 class LoopThread:
