@@ -248,11 +248,20 @@ async def test_standin_contract_never_joins_in_time_ended_once(livekit_server, a
 async def test_standin_contract_cancelled_mid_create_ended_once(livekit_server, agent,
                                                                 monkeypatch, face) -> None:
     """The composer's timeout cancels the start while the provider is creating the session
-    (its renderer is already joining): what was created is still ended, once."""
+    (its renderer is already joining): what was created is still ended, once. The plugin's
+    start goes on and (most plugins) installs its audio sink after the cut: the face finds it
+    and stops its wait for the avatar (a wait left running failed when the room closed, and
+    asyncio printed "Task exception was never retrieved" at exit)."""
     async with scenario(face, livekit_server, agent, monkeypatch, create_delay=1.0) as sc:
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(sc.start(agent.room), 0.3)
         await sc.face.aclose()
+        sink = sc.face._live.sink
+        assert sink is not None, "the face did not see the sink its plugin installed late"
+        waiting = getattr(sink, "_start_atask", None)
+        assert isinstance(waiting, asyncio.Task), f"{type(sink).__name__} has no _start_atask"
+        await asyncio.wait({waiting}, timeout=1.0)
+        assert waiting.done(), "the sink still waits for the avatar"
 
 
 @pytest.mark.parametrize("face", PROVIDERS)

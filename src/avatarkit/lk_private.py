@@ -27,7 +27,8 @@ the avatar participant. When the avatar never joins (a face that timed out, a ro
 failed), that task is still waiting after the face is closed, and at the end of the job the
 room's disconnection fails it: livekit-agents logs "ERROR Error in _start_task" with a
 traceback ("room disconnected while waiting for participant", added by livekit/agents PR
-#4864). The class has no ``aclose`` (its own TODO); drop this when it gets one.
+#4864), and asyncio prints "Task exception was never retrieved" at exit. The class has no
+``aclose`` (its own TODO); drop this when it gets one.
 """
 
 from __future__ import annotations
@@ -62,10 +63,16 @@ def forget_audio_output(output: Any) -> None:
 
 
 def stop_sink_start(sink: Any) -> None:
-    """Cancel a ``DataStreamAudioOutput``'s wait for its avatar if it still runs (else no-op)."""
+    """Cancel a ``DataStreamAudioOutput``'s wait for its avatar if it still runs; if it
+    already failed (the room left first; LiveKit logged it), retrieve its exception, so
+    that asyncio does not print "Task exception was never retrieved" at exit."""
     task = getattr(sink, "_start_atask", None)
-    if isinstance(task, asyncio.Task) and not task.done():
+    if not isinstance(task, asyncio.Task):
+        return
+    if not task.done():
         task.cancel()
+    elif not task.cancelled():
+        task.exception()
 
 
 async def drain_server(server: Any) -> None:

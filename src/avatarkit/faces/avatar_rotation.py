@@ -54,12 +54,17 @@ class _Live:
     view: _SessionView | None = None
     began: float = field(default_factory=time.monotonic)
     sink: Any = None  # the audio sink its plugin installed (held back in a view)
+    session: Any = None  # the AgentSession it was started in
+    before: Any = None  # the session's audio tail before its start (None in a view)
 
 
-def installed_sink(live: _Live, session: Any, before: Any) -> Any:
-    """The sink ``live``'s plugin installed (held in its view, or the chain's new tail)."""
-    sink = live.view.output.sink if live.view else audio_tail(session)
-    return None if sink is before else sink
+def installed_sink(live: _Live) -> Any:
+    """The sink ``live``'s plugin installed (held in its view, or the chain's new tail),
+    else None."""
+    if live.view is not None:
+        return live.view.output.sink
+    sink = None if live.session is None else audio_tail(live.session)
+    return None if sink is live.before else sink
 
 
 def agent_idle(session: Any) -> bool:

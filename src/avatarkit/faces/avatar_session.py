@@ -303,14 +303,14 @@ class AvatarSessionFace(Rotation, Watch, Face):
         and "id recorded": closing waits for it, then ends what it created.
         """
         self._errors.reset()
-        tail = None if live.view else audio_tail(session)
+        live.session, live.before = session, None if live.view else audio_tail(session)
         live.task = asyncio.ensure_future(self.start_avatar(live.view or session, room,
                                                             live.avatar))
         try:
             await self._race_errors(asyncio.shield(live.task))
             await self._race_errors(live.avatar.wait_for_join(timeout=timeout))
         finally:  # also when the plugin's own start waits for the join, and times out
-            live.sink = installed_sink(live, session, tail)
+            live.sink = installed_sink(live)
 
     async def _end_live(self, live: _Live) -> None:
         """End one provider session on whatever path: start finished (or stopped), the
@@ -319,6 +319,8 @@ class AvatarSessionFace(Rotation, Watch, Face):
         log.info("%s: ending the %s avatar session (%s)", self.name, self.provider,
                  avatar.avatar_identity)
         await self._finish_start(live.task)
+        if live.sink is None:  # a start cut off (a timeout) goes on and can install it late
+            live.sink = installed_sink(live)
         await self.step("end the provider session", self.end_session(avatar))
         identities = self.participant_identities(avatar)  # before the plugin forgets its room
         present = set(getattr(self.room, "remote_participants", {}))
