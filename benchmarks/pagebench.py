@@ -147,9 +147,9 @@ class Browsers:
         if self.per_page:
             self._own.append(self._launch())
         else:
-            if self._shared is None:
-                from tests.browser.harness import VIEWPORT, launch_browser
+            from tests.browser.harness import VIEWPORT, launch_browser
 
+            if self._shared is None:
                 self._shared = launch_browser(self.playwright, self.mic)
             self._own.append(self._shared.new_context(viewport=VIEWPORT))
         return open_page(self._own[-1], url, name)
