@@ -301,6 +301,7 @@ PAGE_FRAME = "page: speech end -> first avatar frame shown"
 SERVER_FRAME = "server: speech end -> first reply frame sent"
 UPLINK = "uplink: speech end at the page -> at the server"
 DOWNLINK = "downlink: first reply frame sent -> shown"
+VAD_END = "server: speech end -> the VAD's end of speech"
 
 
 def turn_rows(stats: dict[str, Any], status: dict[str, Any] | None, turns: int,
@@ -321,6 +322,7 @@ def turn_rows(stats: dict[str, Any], status: dict[str, Any] | None, turns: int,
         ("page: speech end -> agent audio heard",
          [(r["audioAt"] - r["speechEnd"]) / 1000 for r in replies]),
         (SERVER_FRAME, [t["speech_end_to_first_frame"] for t in timings]),
+        (VAD_END, vad_lags(timings, (status or {}).get("vad_ends", []))),
     ]
     if server_clock is not None:
         def page_s(ms: float) -> float:  # a page time as server-monotonic seconds
@@ -339,6 +341,19 @@ def turn_rows(stats: dict[str, Any], status: dict[str, Any] | None, turns: int,
     rows += [(f"session: {label}", [t["latencies"].get(key) for t in records])
              for label, key in SESSION_STAGES]
     return rows
+
+
+def vad_lags(timings: list[dict[str, Any]], vad_ends: Sequence[float],
+             window: float = 5.0) -> list[float | None]:
+    """Per server turn: from its speech end (the mic went quiet, as received) to the
+    session's VAD ending the user's speech (its silence window, and any backlog of audio
+    in front of the VAD), the first VAD end within ``window`` s; None if there was none."""
+    lags: list[float | None] = []
+    for t in timings:
+        after = [v - t["speech_end"] for v in vad_ends
+                 if -0.3 <= v - t["speech_end"] < window]
+        lags.append(min(after, default=None))
+    return lags
 
 
 def median(values: Sequence[float | None]) -> float | None:

@@ -125,3 +125,40 @@ def test_browsers_open_each_page_in_a_window_of_its_own(pagebench: ModuleType,
             assert len({p.context for p in pages}) == 3
         finally:
             browsers.close()
+
+
+def test_the_vad_lag_pairs_each_server_turn_with_the_next_vad_end(pagebench: ModuleType) -> None:
+    """The session's VAD ends the user's speech after its silence window, later when audio
+    waits in front of it; a VAD end that belongs to no server turn (a pause the mic did not
+    count) is not anyone's, and a turn with no VAD end in 5 s has no figure."""
+    timings = [{"speech_end": at, "first_frame": at + 1.0, "speech_end_to_first_frame": 1.0}
+               for at in (100.0, 120.0, 140.0)]
+    vad_ends = [95.0, 100.48, 100.9, 121.3, 150.0]
+    rows = dict(pagebench.turn_rows({"replies": [], "turns": []},
+                                    {"timings": timings, "vad_ends": vad_ends}, 3))
+    assert rows[pagebench.VAD_END] == pytest.approx([0.48, 1.3, None])
+    # a server without the marks (an older one): no figures, no error
+    assert pagebench.turn_rows({"replies": [], "turns": []}, {"timings": timings}, 3)[3] == (
+        pagebench.VAD_END, [None, None, None])
+
+
+def test_a_page_figure_below_the_servers_is_not_taken_for_a_pass(pagebench: ModuleType) -> None:
+    """The page hears the question end before the server does and shows the reply after
+    the server sent it, so a page median below the server's means the page paired a
+    question with the wrong reply (seen on an overloaded machine): the concurrency
+    benchmark names that page instead of judging the page's ratio."""
+    path = PATH.parent / "playground_concurrency.py"
+    spec = importlib.util.spec_from_file_location("playground_concurrency", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    def page(name: str, page_s: list[float], server_s: list[float]) -> dict[str, Any]:
+        return {"name": name, "turns_asked": len(page_s),
+                "rows": {pagebench.PAGE_FRAME: page_s, pagebench.SERVER_FRAME: server_s}}
+
+    good = page("page 1/3", [3.5, 4.1, 4.4, 3.9], [2.1, 3.2, 3.1, 3.0])
+    wrong = page("page 2/3", [3.5, 0.58, 0.78, 0.44], [2.1, 7.1, 4.0, 3.8])
+    assert bench.page_marks_amiss([good]) == []
+    assert bench.page_marks_amiss([good, wrong]) == [
+        "page 2/3 (0.580 s < 4.000 s at the server)"]

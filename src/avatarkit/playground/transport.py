@@ -66,6 +66,7 @@ class PlaygroundTransport(Transport):
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.timings: list[PeerTurnTiming] = []
         self.page_timings: list[dict[str, Any]] = []
+        self.vad_ends: list[float] = []  # time.monotonic() of each VAD end of speech
         self.turns: list[dict[str, Any]] = []
         self._timing_cls = PeerTurnTiming
         self.clock = MediaClock()
@@ -168,8 +169,7 @@ class PlaygroundTransport(Transport):
 
     def attach(self, session: AgentSession) -> None:
         session.on("agent_state_changed", self._on_agent_state)
-        session.on("user_state_changed",
-                   lambda ev: self.send({"type": "user_state", "state": ev.new_state}))
+        session.on("user_state_changed", self._on_user_state)
         session.on("user_input_transcribed", lambda ev: self.send(
             {"type": "user_transcript", "text": ev.transcript, "final": ev.is_final}))
         session.on("conversation_item_added", self._on_item)
@@ -266,6 +266,11 @@ class PlaygroundTransport(Transport):
         self.agent_state = ev.new_state
         self.send({"type": "agent_state", "state": ev.new_state})
 
+    def _on_user_state(self, ev: Any) -> None:
+        if ev.new_state == "listening" and ev.old_state == "speaking":
+            self.vad_ends.append(time.monotonic())  # the session's VAD: end of speech
+        self.send({"type": "user_state", "state": ev.new_state})
+
     def _on_item(self, ev: Any) -> None:
         item = ev.item
         if getattr(item, "type", None) != "message":
@@ -341,5 +346,6 @@ class PlaygroundTransport(Transport):
             } for t in self.timings],
             "turn_latencies": [t["latencies"] for t in self.turns],  # no transcripts here
             "page_timings": self.page_timings,
+            "vad_ends": self.vad_ends,
             "ended": self.end_reason,
         }
