@@ -346,8 +346,9 @@ def turn_rows(stats: dict[str, Any], status: dict[str, Any] | None, turns: int,
 def vad_lags(timings: list[dict[str, Any]], vad_ends: Sequence[float],
              window: float = 5.0) -> list[float | None]:
     """Per server turn: from its speech end (the mic went quiet, as received) to the
-    session's VAD ending the user's speech (its silence window, and any backlog of audio
-    in front of the VAD), the first VAD end within ``window`` s; None if there was none."""
+    session's VAD ending the user's speech (its silence window, and any time the audio and
+    the VAD's events waited on the event loop), the first VAD end within ``window`` s; None
+    if there was none."""
     lags: list[float | None] = []
     for t in timings:
         after = [v - t["speech_end"] for v in vad_ends
