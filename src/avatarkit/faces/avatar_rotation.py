@@ -56,6 +56,7 @@ class _Live:
     sink: Any = None  # the audio sink its plugin installed (held back in a view)
     session: Any = None  # the AgentSession it was started in
     before: Any = None  # the session's audio tail before its start (None in a view)
+    cut: bool = False  # its start was cut off and went on (it may install its sink later)
 
 
 def installed_sink(live: _Live) -> Any:

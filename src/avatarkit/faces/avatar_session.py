@@ -310,7 +310,7 @@ class AvatarSessionFace(Rotation, Watch, Face):
             await self._race_errors(asyncio.shield(live.task))
             await self._race_errors(live.avatar.wait_for_join(timeout=timeout))
         finally:  # also when the plugin's own start waits for the join, and times out
-            live.sink = installed_sink(live)
+            live.sink, live.cut = installed_sink(live), not live.task.done()
 
     async def _end_live(self, live: _Live) -> None:
         """End one provider session on whatever path: start finished (or stopped), the
@@ -319,7 +319,7 @@ class AvatarSessionFace(Rotation, Watch, Face):
         log.info("%s: ending the %s avatar session (%s)", self.name, self.provider,
                  avatar.avatar_identity)
         await self._finish_start(live.task)
-        if live.sink is None:  # a start cut off (a timeout) goes on and can install it late
+        if live.cut and live.sink is None:  # installed after the cut, if at all
             live.sink = installed_sink(live)
         await self.step("end the provider session", self.end_session(avatar))
         identities = self.participant_identities(avatar)  # before the plugin forgets its room
