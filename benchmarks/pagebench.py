@@ -21,10 +21,10 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from avatarkit.report import TURN_STAGES
 
@@ -37,6 +37,13 @@ Rows = list[tuple[str, list[float | None]]]
 
 class BenchError(RuntimeError):
     """A page or the server failed: the message says which and what they reported."""
+
+
+class Sessions(Protocol):
+    """What a page's server can say of its sessions (:class:`Playground` and
+    ``playground_processes.PlaygroundProcesses``)."""
+
+    def statuses(self) -> dict[str, dict[str, Any]]: ...
 
 
 @dataclass
@@ -65,6 +72,10 @@ class Playground:
         loop.call(server.prewarm_in_background)
         return cls(server, loop, url)
 
+    def url_for(self, k: int) -> str:
+        """Page ``k``'s playground: the one server for every page."""
+        return self.url
+
     def wait_ready(self, timeout: float = 600.0) -> float:
         """Seconds until the models are loaded; BenchError if loading failed or timed out."""
         t0 = time.monotonic()
@@ -90,18 +101,22 @@ class Playground:
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Until no session runs (closed pages say bye; the server ends their sessions)."""
-        deadline = time.monotonic() + timeout
-        while self.loop.call(lambda: len(self.server.peers)):
-            if time.monotonic() > deadline:
-                raise BenchError(f"sessions still running {timeout:g} s after their pages "
-                                 "closed")
-            time.sleep(0.2)
+        wait_no_sessions(lambda: self.loop.call(lambda: len(self.server.peers)), timeout)
 
     def stop(self) -> None:
         try:
             self.loop.run(self.server.stop(), timeout=90)
         finally:
             self.loop.close()
+
+
+def wait_no_sessions(active: Callable[[], int], timeout: float) -> None:
+    """Until ``active()`` (the sessions running) is 0; BenchError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while active():
+        if time.monotonic() > deadline:
+            raise BenchError(f"sessions still running {timeout:g} s after their pages closed")
+        time.sleep(0.2)
 
 
 def fake_mic(tmp: Path, turns: int, gap: float, lead: float = 3.0,
@@ -229,7 +244,7 @@ def press_start(page: Any, ready_timeout: float = 600.0) -> float:
     return time.monotonic()
 
 
-def wait_turns(page: Any, turns: int, deadline: float, pg: Playground | None = None) -> None:
+def wait_turns(page: Any, turns: int, deadline: float, pg: Sessions | None = None) -> None:
     """Until the page has ``turns`` turn records, or BenchError at ``deadline`` (monotonic)
     or as soon as the page shows an error or the session ends (with what the page and,
     given ``pg``, the server say of the session)."""
@@ -248,7 +263,7 @@ def wait_turns(page: Any, turns: int, deadline: float, pg: Playground | None = N
                          f"({_page_state(page)}{_server_state(page, pg)})")
 
 
-def _server_state(page: Any, pg: Playground | None) -> str:
+def _server_state(page: Any, pg: Sessions | None) -> str:
     if pg is None:
         return ""
     try:
@@ -289,11 +304,22 @@ def close_page(page: Any) -> None:
 def page_stats(page: Any) -> dict[str, Any]:
     """``window.avatarkit.stats`` plus the page's time origin (ms since the epoch), ``now``
     (ms, the clock of the stats' times) and ``video``: WebRTC's inbound video statistics
-    (``freezeCount``, ``totalFreezesDuration`` in s, ``framesDecoded``, ``framesDropped``...),
-    which Chromium keeps off the page's main thread."""
+    (``freezeCount``, ``totalFreezesDuration`` in s, ``framesDecoded``, ``framesDropped``,
+    ``jitterBufferDelay``...), which Chromium keeps off the page's main thread, and ``audio``:
+    the same for the received audio (``jitterBufferDelay``, ``concealedSamples``...)."""
     return dict(page.evaluate("async () => ({...window.avatarkit.stats, "
                               "video: await window.avatarkit.videoStats(), "
+                              "audio: await window.avatarkit.audioStats(), "
                               "timeOrigin: performance.timeOrigin, now: performance.now()})"))
+
+
+def buffered(webrtc: dict[str, Any] | None) -> float | None:
+    """Mean seconds a received frame (video) or sample (audio) waited in the browser's
+    jitter buffer over the session, from WebRTC's ``jitterBufferDelay`` (a sum over every
+    one emitted) and ``jitterBufferEmittedCount``; None when the browser gave neither."""
+    webrtc = webrtc or {}
+    total, count = webrtc.get("jitterBufferDelay"), webrtc.get("jitterBufferEmittedCount")
+    return total / count if total is not None and count else None
 
 
 SESSION_STAGES = TURN_STAGES  # the session's own stages, as the demo's table prints them
@@ -334,7 +360,7 @@ def turn_rows(stats: dict[str, Any], status: dict[str, Any] | None, turns: int,
         for t in timings:
             gap, r = min(((abs(page_s(r["speechEnd"]) - t["speech_end"]), r) for r in replies),
                          key=lambda pair: pair[0], default=(None, None))
-            if gap is not None and gap < 3.0:
+            if r is not None and gap is not None and gap < 3.0:
                 pairs.append((r, t))
         rows += [(UPLINK, [t["speech_end"] - page_s(r["speechEnd"]) for r, t in pairs]),
                  (DOWNLINK, [page_s(r["frameAt"]) - t["first_frame"] for r, t in pairs])]

@@ -67,6 +67,7 @@ from pagebench import (  # noqa: E402 - benchmarks/ is not a package
     BenchError,
     Browsers,
     Playground,
+    buffered,
     close_page,
     fake_mic,
     fmt,
@@ -80,16 +81,17 @@ from pagebench import (  # noqa: E402 - benchmarks/ is not a package
     turn_rows,
     wait_turns,
 )
+from playground_processes import PlaygroundProcesses  # noqa: E402
 
 RATIO_TARGET = 2.0
 FPS_TARGET = 20.0
 
 
-def run_phase(pg: Playground, browsers: Browsers, args: argparse.Namespace, pages: int,
-              stagger: float) -> list[dict[str, Any]]:
+def run_phase(pg: Playground | PlaygroundProcesses, browsers: Browsers,
+              args: argparse.Namespace, pages: int, stagger: float) -> list[dict[str, Any]]:
     """``pages`` sessions, Start pressed ``stagger`` s apart; each page's stats and
     session status, or the error that stopped it."""
-    opened = [browsers.new_page(pg.url, f"page {k + 1}/{pages}") for k in range(pages)]
+    opened = [browsers.new_page(pg.url_for(k), f"page {k + 1}/{pages}") for k in range(pages)]
     if args.browser_nice:
         print(f"browser processes reniced to {args.browser_nice}: "
               f"{renice_browser(args.browser_nice)}", file=sys.stderr)
@@ -173,6 +175,14 @@ def freezes(result: dict[str, Any]) -> str:
     return f"{video['freezeCount']}/{video.get('totalFreezesDuration') or 0:.1f}s"
 
 
+def jitter_buffers(result: dict[str, Any]) -> str:
+    """``A/V``: mean ms the page's audio and video waited in Chromium's jitter buffers."""
+    stats = result.get("stats", {})
+    audio, video = buffered(stats.get("audio")), buffered(stats.get("video"))
+    return f"{fmt(None if audio is None else audio * 1000, 0)}/" \
+           f"{fmt(None if video is None else video * 1000, 0)}"
+
+
 def phase_marks(results: list[dict[str, Any]]) -> list[tuple[float | None, float | None]]:
     """Per page: when it connected and where its lowest 1 s fps window began, in s after the
     phase's first connection (the pages' clocks joined through their time origins)."""
@@ -212,6 +222,9 @@ def main() -> None:
     parser.add_argument("--browser-nice", type=int, default=0,
                         help="run Chromium at this niceness (e.g. 10): the server's own "
                         "capacity, as with browsers on other machines")
+    parser.add_argument("--processes", action="store_true",
+                        help="each page's session in a playground process of its own, "
+                        "sharing one llama.cpp server (default: one process for all)")
     args = parser.parse_args()
     if args.turns < 1 or args.pages < 2 or args.stagger < 0 or args.gap < 5:
         parser.error("need --turns >= 1, --pages >= 2, --stagger >= 0, --gap >= 5")
@@ -219,8 +232,12 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     load0 = os.getloadavg()
-    pg = Playground.start(args.brain, args.face, args.face_opt, max_sessions=args.pages + 1)
     tmp = Path(tempfile.mkdtemp(prefix="avatarkit-concurrency-"))
+    pg: Playground | PlaygroundProcesses
+    if args.processes:
+        pg = PlaygroundProcesses(args.pages, tmp, args.brain, args.face, args.face_opt)
+    else:
+        pg = Playground.start(args.brain, args.face, args.face_opt, max_sessions=args.pages + 1)
     wav = fake_mic(tmp, args.turns, args.gap)
     try:
         print(f"models loaded in {pg.wait_ready():.1f} s; 1 page...", file=sys.stderr)
@@ -256,12 +273,13 @@ def report(single: list[dict[str, Any]], many: list[dict[str, Any]], args: argpa
           f"{machine_line(load_mid, load1)}")
     head = (f"{'':<22}{'turns':>6}{'page s':>9}{'server s':>10}{'fps sent':>10}"
             f"{'fps mean':>10}{'min 1 s':>9}{'min in turns':>14}{'connected':>11}"
-            f"{'lowest at':>11}{'freezes':>12}{'held ms':>9}")
+            f"{'lowest at':>11}{'freezes':>12}{'held ms':>9}{'buffer a/v ms':>15}")
     print("\nper page (warm medians: turns 2..; fps sent: by the server, over the session; "
           "fps mean/min: presented by the page (its frame callbacks); connected, lowest at: "
           "s after the phase's first page connected; freezes: WebRTC's count and total "
           f"seconds, kept by Chromium off the page's main thread; held: median ms from a "
-          f"frame's arrival to its display)\n{head}")
+          f"frame's arrival to its display; buffer a/v: mean ms the audio and video waited in "
+          f"Chromium's jitter buffers over the session, WebRTC's own figure)\n{head}")
     for phase, results in (("1 session", single), (f"{args.pages} sessions", many)):
         marks = phase_marks(results)
         for r, (connected, lowest_at) in zip(results, marks):
@@ -274,6 +292,7 @@ def report(single: list[dict[str, Any]], many: list[dict[str, Any]], args: argpa
                   f"{fmt(fps.get('min_1s_turns'), 1):>14}{fmt(connected, 1):>11}"
                   f"{fmt(lowest_at, 1):>11}{freezes(r):>12}"
                   f"{fmt(None if fps.get('held') is None else fps['held'] * 1000, 0):>9}"
+                  f"{jitter_buffers(r):>15}"
                   + ("  FAILED" if r["error"] else "") + ("" if rows else "  (no figures)"))
 
     print(f"\nsession stages, warm medians (s){'1 session':>14}{f'{args.pages} sessions':>14}"

@@ -223,17 +223,30 @@ def test_the_page_logs_its_frames_in_a_bounded_ring(talking_page: Any) -> None:
         page.evaluate("window.avatarkit.stats.frameLogMax = 7500")
 
 
-def test_the_page_reports_webrtcs_video_stats(talking_page: Any) -> None:
-    """window.avatarkit.videoStats() (the benchmarks' freeze count): the received video's
-    inbound-rtp figures, growing while the avatar plays."""
+def test_the_page_reports_webrtcs_video_and_audio_stats(talking_page: Any) -> None:
+    """window.avatarkit.videoStats() and audioStats() (the benchmarks' freeze count and
+    jitter buffers): the received video's and audio's inbound-rtp figures, growing while
+    the avatar plays."""
     page = talking_page
+    # WebRTC lists an inbound stream once its first packets came (run alone, this test
+    # starts right after the connection)
+    page.wait_for_function("() => window.avatarkit.stats.firstFrameAt !== null",
+                           timeout=30_000)
+    time.sleep(0.5)
     first = page.evaluate("window.avatarkit.videoStats()")
+    first_audio = page.evaluate("window.avatarkit.audioStats()")
     time.sleep(1.0)
     later = page.evaluate("window.avatarkit.videoStats()")
+    later_audio = page.evaluate("window.avatarkit.audioStats()")
     assert first is not None and later is not None
     assert later["framesDecoded"] - first["framesDecoded"] >= 10  # 25 fps, on busy cores
     assert later["framesReceived"] >= later["framesDecoded"] > 0
     assert isinstance(later["freezeCount"], int) and later["totalFreezesDuration"] >= 0
+    assert later["jitterBufferEmittedCount"] > first["jitterBufferEmittedCount"]
+    assert first_audio is not None and later_audio is not None
+    # 48 kHz: at least half a second's samples in the second, on busy cores
+    assert later_audio["totalSamplesReceived"] - first_audio["totalSamplesReceived"] >= 24_000
+    assert later_audio["jitterBufferDelay"] > first_audio["jitterBufferDelay"] > 0
 
 
 def test_an_emotion_change_is_visible_in_the_frames(talking_page: Any) -> None:

@@ -162,3 +162,54 @@ def test_a_page_figure_below_the_servers_is_not_taken_for_a_pass(pagebench: Modu
     assert bench.page_marks_amiss([good]) == []
     assert bench.page_marks_amiss([good, wrong]) == [
         "page 2/3 (0.580 s < 4.000 s at the server)"]
+
+
+def test_sessions_of_several_playgrounds_merge(pagebench: ModuleType) -> None:
+    """``--processes``: each process's ``GET /sessions`` lists its own sessions; the
+    benchmark looks any of them up by id (an ended one's status sits under "status")."""
+    processes = _processes_module()
+    one = {"active": [{"session": "a", "turns": 2}],
+           "ended": [{"session": "b", "status": {"session": "b", "turns": 4}}]}
+    two = {"active": [{"session": "c", "turns": 1}], "ended": []}
+    merged = processes.merge_sessions([one, two])
+    assert merged == {"a": {"session": "a", "turns": 2}, "b": {"session": "b", "turns": 4},
+                      "c": {"session": "c", "turns": 1}}
+
+
+@pytest.mark.local_extra
+def test_playground_processes_serve_apart_and_stop(pagebench: ModuleType,
+                                                   tmp_path: Path) -> None:
+    """Two real ``avatarkit playground`` processes sharing one llama.cpp server: each is
+    ready on a port of its own, and stopping leaves no playground and no llama.cpp."""
+    processes = _processes_module()
+    pg = processes.PlaygroundProcesses(2, tmp_path, face="none")
+    try:
+        pg.wait_ready(timeout=300)
+        assert len({pg.url_for(0), pg.url_for(1)}) == 2
+        assert pg.statuses() == {}
+        pg.wait_idle(timeout=5)
+        assert pg.llama.ready
+    finally:
+        pg.stop()
+    assert all(proc.poll() is not None for proc in pg.procs)
+    assert pg.llama.pid is None
+    assert "ready" in pg.logs[0].read_text()
+
+
+def _processes_module() -> ModuleType:
+    path = PATH.parent / "playground_processes.py"
+    spec = importlib.util.spec_from_file_location("playground_processes", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_jitter_buffer_mean_is_the_delay_over_what_was_emitted(
+        pagebench: ModuleType) -> None:
+    """WebRTC sums every emitted frame's (sample's) wait in ``jitterBufferDelay``."""
+    assert pagebench.buffered({"jitterBufferDelay": 45.0,
+                               "jitterBufferEmittedCount": 100}) == pytest.approx(0.45)
+    assert pagebench.buffered({"jitterBufferDelay": 0.0, "jitterBufferEmittedCount": 0}) is None
+    assert pagebench.buffered(None) is None
+    assert pagebench.buffered({"freezeCount": 0}) is None

@@ -373,10 +373,27 @@
         return { framesReceived: s.framesReceived, framesDecoded: s.framesDecoded,
                  framesDropped: s.framesDropped, freezeCount: s.freezeCount,
                  totalFreezesDuration: s.totalFreezesDuration, pauseCount: s.pauseCount,
-                 totalPausesDuration: s.totalPausesDuration };
+                 totalPausesDuration: s.totalPausesDuration, ...jitterBuffer(s) };
       }
     }
     return null;
   }
-  window.avatarkit = { stats, start, stop, send, videoStats };
+  // ... and of the received audio (NetEQ's buffer; video waits for it, for lip sync)
+  async function audioStats() {
+    if (!pc) return null;
+    const report = await pc.getStats();
+    for (const s of report.values()) {
+      if (s.type === "inbound-rtp" && s.kind === "audio") {
+        return { totalSamplesReceived: s.totalSamplesReceived,
+                 concealedSamples: s.concealedSamples, ...jitterBuffer(s) };
+      }
+    }
+    return null;
+  }
+  function jitterBuffer(s) {  // seconds summed over every frame or sample emitted
+    return { jitterBufferDelay: s.jitterBufferDelay,
+             jitterBufferTargetDelay: s.jitterBufferTargetDelay,
+             jitterBufferEmittedCount: s.jitterBufferEmittedCount };
+  }
+  window.avatarkit = { stats, start, stop, send, videoStats, audioStats };
 })();
