@@ -35,6 +35,10 @@ The browser runs on the same 2 cores and decodes every page's 512x512 video: tha
 are a pessimistic bound. A page that fails or stalls is named with what it and the server
 reported; the other pages' figures are still printed and the exit code is 1.
 
+``--processes`` runs each page's session in an ``avatarkit playground`` process of its own
+(page k of a phase on process k; all share one llama.cpp server), as LiveKit runs each room's
+job: to weigh that design against the one process (``playground_processes.py``).
+
 ``--browser-per-page`` gives each page a Chromium of its own (its own processes, decoder
 and network stack), to tell a limit of one shared browser from one of the server (the
 speech-end offsets then stray more from ``--stagger``: each browser starts its fake audio
@@ -42,7 +46,7 @@ device at its first getUserMedia).
 
     python benchmarks/playground_concurrency.py [--turns 5] [--pages 3] [--stagger 1.5]
                                                 [--gap 20] [--browser-per-page] [--json F]
-                                                [--browser-nice N]
+                                                [--browser-nice N] [--processes]
 """
 
 from __future__ import annotations

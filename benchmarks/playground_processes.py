@@ -52,13 +52,18 @@ class PlaygroundProcesses:
         self.logs = [logs / f"playground-{k + 1}.log" for k in range(n)]
         self.urls: list[str] = []
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
-        for log in self.logs:
-            cmd = [sys.executable, "-m", "avatarkit", "playground", "--port", "0",
-                   "--brain", brain, "--face", face, "--brain-opt", f"base_url={base_url}",
-                   "--max-sessions", "2", *[a for o in face_opts for a in ("--face-opt", o)]]
-            with log.open("wb") as out:
-                self.procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                                   env=env))
+        try:
+            for log in self.logs:
+                cmd = [sys.executable, "-m", "avatarkit", "playground", "--port", "0",
+                       "--brain", brain, "--face", face, "--brain-opt", f"base_url={base_url}",
+                       "--max-sessions", "2",
+                       *[a for o in face_opts for a in ("--face-opt", o)]]
+                with log.open("wb") as out:
+                    self.procs.append(subprocess.Popen(cmd, stdout=out,
+                                                       stderr=subprocess.STDOUT, env=env))
+        except BaseException:
+            self.stop()  # the ones started, and llama.cpp
+            raise
 
     def url_for(self, k: int) -> str:
         """Page ``k``'s playground: page k of a phase talks to process k."""

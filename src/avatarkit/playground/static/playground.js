@@ -364,29 +364,13 @@
   window.addEventListener("pagehide", () => {
     if (dc && dc.readyState === "open") dc.send(JSON.stringify({ type: "bye" }));
   });
-  // WebRTC's own view of the received video (freezes as Chromium counts them), for benchmarks
-  async function videoStats() {
+  // WebRTC's own view of the received video (freezes as Chromium counts them) and audio
+  // (NetEQ's buffer; the video waits for it, for lip sync), for benchmarks
+  async function inbound(kind) {
     if (!pc) return null;
     const report = await pc.getStats();
     for (const s of report.values()) {
-      if (s.type === "inbound-rtp" && s.kind === "video") {
-        return { framesReceived: s.framesReceived, framesDecoded: s.framesDecoded,
-                 framesDropped: s.framesDropped, freezeCount: s.freezeCount,
-                 totalFreezesDuration: s.totalFreezesDuration, pauseCount: s.pauseCount,
-                 totalPausesDuration: s.totalPausesDuration, ...jitterBuffer(s) };
-      }
-    }
-    return null;
-  }
-  // ... and of the received audio (NetEQ's buffer; video waits for it, for lip sync)
-  async function audioStats() {
-    if (!pc) return null;
-    const report = await pc.getStats();
-    for (const s of report.values()) {
-      if (s.type === "inbound-rtp" && s.kind === "audio") {
-        return { totalSamplesReceived: s.totalSamplesReceived,
-                 concealedSamples: s.concealedSamples, ...jitterBuffer(s) };
-      }
+      if (s.type === "inbound-rtp" && s.kind === kind) return s;
     }
     return null;
   }
@@ -394,6 +378,18 @@
     return { jitterBufferDelay: s.jitterBufferDelay,
              jitterBufferTargetDelay: s.jitterBufferTargetDelay,
              jitterBufferEmittedCount: s.jitterBufferEmittedCount };
+  }
+  async function videoStats() {
+    const s = await inbound("video");
+    return s && { framesReceived: s.framesReceived, framesDecoded: s.framesDecoded,
+                  framesDropped: s.framesDropped, freezeCount: s.freezeCount,
+                  totalFreezesDuration: s.totalFreezesDuration, pauseCount: s.pauseCount,
+                  totalPausesDuration: s.totalPausesDuration, ...jitterBuffer(s) };
+  }
+  async function audioStats() {
+    const s = await inbound("audio");
+    return s && { totalSamplesReceived: s.totalSamplesReceived,
+                  concealedSamples: s.concealedSamples, ...jitterBuffer(s) };
   }
   window.avatarkit = { stats, start, stop, send, videoStats, audioStats };
 })();
