@@ -179,6 +179,16 @@ def freezes(result: dict[str, Any]) -> str:
     return f"{video['freezeCount']}/{video.get('totalFreezesDuration') or 0:.1f}s"
 
 
+def sent_low(result: dict[str, Any], skip: int = 2) -> int | None:
+    """The fewest frames the server sent in a whole second of the session, from ``skip`` s
+    after its first frame to the last whole second (the page's lowest 1 s window, at the
+    server: both low means the server sent too few, only the page's means the browser
+    showed too few)."""
+    counts = (result.get("status") or {}).get("video_sent_per_second") or []
+    whole = counts[skip:-1]
+    return min(whole) if whole else None
+
+
 def jitter_buffers(result: dict[str, Any]) -> str:
     """``A/V``: mean ms the page's audio and video waited in Chromium's jitter buffers."""
     stats = result.get("stats", {})
@@ -276,10 +286,12 @@ def report(single: list[dict[str, Any]], many: list[dict[str, Any]], args: argpa
     print(f"load: 1 page {machine_line(load0, load_mid)}; {args.pages} pages "
           f"{machine_line(load_mid, load1)}")
     head = (f"{'':<22}{'turns':>6}{'page s':>9}{'server s':>10}{'fps sent':>10}"
-            f"{'fps mean':>10}{'min 1 s':>9}{'min in turns':>14}{'connected':>11}"
+            f"{'fps mean':>10}{'min 1 s':>9}{'sent min':>9}{'min in turns':>14}"
+            f"{'connected':>11}"
             f"{'lowest at':>11}{'freezes':>12}{'held ms':>9}{'buffer a/v ms':>15}")
     print("\nper page (warm medians: turns 2..; fps sent: by the server, over the session; "
-          "fps mean/min: presented by the page (its frame callbacks); connected, lowest at: "
+          "fps mean/min: presented by the page (its frame callbacks); sent min: the fewest "
+          "frames the server sent in a whole second; connected, lowest at: "
           "s after the phase's first page connected; freezes: WebRTC's count and total "
           f"seconds, kept by Chromium off the page's main thread; held: median ms from a "
           f"frame's arrival to its display; buffer a/v: mean ms the audio and video waited in "
@@ -293,6 +305,7 @@ def report(single: list[dict[str, Any]], many: list[dict[str, Any]], args: argpa
                   f"{fmt(median(warm([r], PAGE_FRAME))):>9}"
                   f"{fmt(median(warm([r], SERVER_FRAME))):>10}{fmt(sent_fps(r), 1):>10}"
                   f"{fmt(fps.get('mean'), 1):>10}{fmt(fps.get('min_1s'), 1):>9}"
+                  f"{fmt(sent_low(r), 0):>9}"
                   f"{fmt(fps.get('min_1s_turns'), 1):>14}{fmt(connected, 1):>11}"
                   f"{fmt(lowest_at, 1):>11}{freezes(r):>12}"
                   f"{fmt(None if fps.get('held') is None else fps['held'] * 1000, 0):>9}"
@@ -324,10 +337,13 @@ def report(single: list[dict[str, Any]], many: list[dict[str, Any]], args: argpa
     means = [r["fps"]["mean"] for r in many if r.get("fps", {}).get("mean") is not None]
     low = min(lows, default=None)
     verdicts["min_fps_1s"], verdicts["min_fps_mean"] = low, min(means, default=None)
+    sent = [n for n in (sent_low(r) for r in many) if n is not None]
+    verdicts["min_fps_1s_sent"] = min(sent, default=None)
     print(f"fps at the browser, {args.pages} sessions: lowest mean "
           f"{fmt(verdicts['min_fps_mean'], 1)}"
           f", lowest 1 s window {fmt(low, 1)} (target >= {FPS_TARGET:g}: "
-          f"{verdict(None if low is None else low >= FPS_TARGET, failed)})")
+          f"{verdict(None if low is None else low >= FPS_TARGET, failed)}); the server sent "
+          f"at least {fmt(verdicts['min_fps_1s_sent'], 0)} frames in every second")
     stalls = [r.get("stats", {}).get("video") or {} for r in many]
     verdicts["freeze_seconds"] = [v.get("totalFreezesDuration") for v in stalls]
     print(f"video freezes (WebRTC), {args.pages} sessions: "

@@ -18,10 +18,16 @@ PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "pagebench.py"
 
 @pytest.fixture(scope="module")
 def pagebench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("pagebench", PATH)
+    return _load("pagebench", register=True)  # its dataclass looks itself up there
+
+
+def _load(name: str, *, register: bool = False) -> ModuleType:
+    """A script of benchmarks/ as a module (``register``: also in ``sys.modules``)."""
+    spec = importlib.util.spec_from_file_location(name, PATH.parent / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["pagebench"] = module  # its dataclass looks itself up there
+    if register:
+        sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -147,11 +153,7 @@ def test_a_page_figure_below_the_servers_is_not_taken_for_a_pass(pagebench: Modu
     the server sent it, so a page median below the server's means the page paired a
     question with the wrong reply (seen on an overloaded machine): the concurrency
     benchmark names that page instead of judging the page's ratio."""
-    path = PATH.parent / "playground_concurrency.py"
-    spec = importlib.util.spec_from_file_location("playground_concurrency", path)
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _bench_module()
 
     def page(name: str, page_s: list[float], server_s: list[float]) -> dict[str, Any]:
         return {"name": name, "turns_asked": len(page_s),
@@ -196,13 +198,23 @@ def test_playground_processes_serve_apart_and_stop(pagebench: ModuleType,
     assert "ready" in pg.logs[0].read_text()
 
 
+def test_the_fewest_frames_sent_skip_the_start_and_the_partial_last_second(
+        pagebench: ModuleType) -> None:
+    """The server's side of the page's lowest 1 s window: whole seconds only, after the
+    first 2 (as the page skips its first 2 s)."""
+    bench = _bench_module()
+    status = {"video_sent_per_second": [3, 24, 25, 19, 25, 25, 7]}
+    assert bench.sent_low({"status": status}) == 19
+    assert bench.sent_low({"status": {"video_sent_per_second": [25, 25, 25]}}) is None
+    assert bench.sent_low({"status": None}) is None
+
+
+def _bench_module() -> ModuleType:
+    return _load("playground_concurrency")
+
+
 def _processes_module() -> ModuleType:
-    path = PATH.parent / "playground_processes.py"
-    spec = importlib.util.spec_from_file_location("playground_processes", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load("playground_processes")
 
 
 def test_the_jitter_buffer_mean_is_the_delay_over_what_was_emitted(

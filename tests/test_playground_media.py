@@ -94,6 +94,24 @@ def test_late_audio_is_delayed_not_dropped() -> None:
     assert np.array_equal(timeline.read(12), loud)
 
 
+def test_frames_sent_are_counted_per_second_for_the_fps_history() -> None:
+    """``video_sent_per_second`` in the session status: a stall shows as a low second."""
+    from avatarkit.playground.peer_media import PerSecond
+
+    sent = PerSecond(keep=3)
+    for t in [10.0 + k / 25 for k in range(25)] + [11.0, 11.5] + [13.0 + k / 25 for k in range(5)]:
+        sent.count(t)
+    assert sent.counts == [2, 0, 5] and sent.first == 10.0  # second 0 (25 frames) dropped
+    sent.count(13.9)
+    assert sent.counts == [2, 0, 6]
+    sent.count(14.0)  # a 5th second: the oldest kept one goes
+    assert sent.counts == [0, 6, 1]
+    whole = PerSecond()
+    for t in [0.0, 0.5, 1.2, 3.9]:
+        whole.count(t)
+    assert whole.counts == [2, 1, 0, 1]
+
+
 def test_playout_reanchors_when_media_falls_behind() -> None:
     playout = Playout(delay=0.05, max_late=0.1)
     first = playout.due(0.0)

@@ -91,6 +91,28 @@ class SinkAudioTrack(AudioStreamTrack):
         return frame
 
 
+class PerSecond:
+    """Events counted per consecutive second from the first one (``counts[k]``: those in
+    second k), for a rate's history; the newest ``keep`` seconds are kept."""
+
+    def __init__(self, keep: int = 3600) -> None:
+        self.keep = keep
+        self.first: float | None = None
+        self.counts: list[int] = []
+        self._dropped = 0  # seconds dropped from the front
+
+    def count(self, now: float) -> None:
+        if self.first is None:
+            self.first = now
+        k = int(now - self.first) - self._dropped
+        if k >= len(self.counts):
+            self.counts.extend([0] * (k + 1 - len(self.counts)))
+        self.counts[k] += 1
+        if len(self.counts) > self.keep:
+            del self.counts[: len(self.counts) - self.keep]
+            self._dropped = int(now - self.first) - len(self.counts) + 1
+
+
 class SinkVideoTrack(VideoStreamTrack):
     """Avatar frames to the browser, each released at its playout time (pts from it)."""
 
@@ -104,6 +126,7 @@ class SinkVideoTrack(VideoStreamTrack):
         self._last_pts = -1
         self.frames_sent = 0
         self.frames_dropped = 0
+        self.sent_per_second = PerSecond()  # frames handed to aiortc in each second
         self.size: tuple[int, int] | None = None
 
     def put(self, due: float, frame: rtc.VideoFrame) -> None:
@@ -137,6 +160,7 @@ class SinkVideoTrack(VideoStreamTrack):
         out.pts = pts
         out.time_base = Fraction(1, VIDEO_CLOCK)
         self.frames_sent += 1
+        self.sent_per_second.count(time.monotonic())
         self.size = (frame.width, frame.height)
         if self._on_sent is not None:
             self._on_sent(due)

@@ -336,6 +336,8 @@ class PlaygroundTransport(Transport):
             "age": round(time.monotonic() - self.created, 3),
             "input": self.input.stats(),
             "video_frames_sent": self.sink.video.frames_sent,
+            # frames sent in each second from the first one (the last hour's): fps lows
+            "video_sent_per_second": list(self.sink.video.sent_per_second.counts),
             "video_size": self.sink.video.size,
             "audio_frames_sent": self.sink.audio.frames_sent,
             "agent_audio_seconds": round(self.sink.audio_seconds, 3),
