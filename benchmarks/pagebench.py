@@ -78,17 +78,16 @@ class Playground:
 
     def wait_ready(self, timeout: float = 600.0) -> float:
         """Seconds until the models are loaded; BenchError if loading failed or timed out."""
-        t0 = time.monotonic()
         readiness = self.server.readiness
-        while not readiness.ready:
+
+        def ready() -> bool:
             if readiness.error is not None:
                 raise BenchError(f"the playground could not get ready: "
                                  f"{readiness.to_dict()['error']}")
-            if time.monotonic() - t0 > timeout:
-                raise BenchError(f"the playground was not ready after {timeout:g} s "
-                                 f"(loading: {readiness.to_dict()['loading']})")
-            time.sleep(0.2)
-        return time.monotonic() - t0
+            return bool(readiness.ready)
+
+        return poll_until(ready, timeout, lambda: f"the playground was not ready after "
+                          f"{timeout:g} s (loading: {readiness.to_dict()['loading']})")
 
     def statuses(self) -> dict[str, dict[str, Any]]:
         """Every session's ``status()`` by session id: active ones and ended ones."""
@@ -110,13 +109,21 @@ class Playground:
             self.loop.close()
 
 
+def poll_until(done: Callable[[], bool], timeout: float, late: Callable[[], str]) -> float:
+    """Seconds until ``done()`` (polled every 0.2 s; it may raise BenchError itself);
+    BenchError with ``late()`` after ``timeout`` s."""
+    t0 = time.monotonic()
+    while not done():
+        if time.monotonic() - t0 > timeout:
+            raise BenchError(late())
+        time.sleep(0.2)
+    return time.monotonic() - t0
+
+
 def wait_no_sessions(active: Callable[[], int], timeout: float) -> None:
     """Until ``active()`` (the sessions running) is 0; BenchError after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while active():
-        if time.monotonic() > deadline:
-            raise BenchError(f"sessions still running {timeout:g} s after their pages closed")
-        time.sleep(0.2)
+    poll_until(lambda: not active(), timeout,
+               lambda: f"sessions still running {timeout:g} s after their pages closed")
 
 
 def fake_mic(tmp: Path, turns: int, gap: float, lead: float = 3.0,

@@ -12,6 +12,7 @@ named when it fails to get ready.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -24,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pagebench import BenchError, wait_no_sessions
+from pagebench import BenchError, poll_until, wait_no_sessions
 
 _URL = re.compile(r"open (http://\S+/)")
 
@@ -73,19 +74,19 @@ class PlaygroundProcesses:
         """Seconds until every process serves and has loaded its models."""
         t0 = time.monotonic()
         for proc, log in zip(self.procs, self.logs):
-            while True:
-                if proc.poll() is not None:
-                    raise BenchError(f"a playground process exited ({proc.returncode}); see {log}")
-                found = _URL.search(log.read_text(errors="replace"))
-                if found and found[1] not in self.urls:
-                    self.urls.append(found[1])
-                if found and _get(found[1] + "healthz", default={}).get("ready"):
-                    break
-                if time.monotonic() - t0 > timeout:
-                    raise BenchError(f"a playground process was not ready after {timeout:g} s; "
-                                     f"see {log}")
-                time.sleep(0.2)
+            late = f"a playground process was not ready after {timeout:g} s; see {log}"
+            poll_until(functools.partial(self._ready, proc, log),
+                       timeout - (time.monotonic() - t0), lambda: late)  # noqa: B023 - now
         return time.monotonic() - t0
+
+    def _ready(self, proc: subprocess.Popen[bytes], log: Path) -> bool:
+        """Whether ``proc`` serves and has loaded its models (its URL noted once seen)."""
+        if proc.poll() is not None:
+            raise BenchError(f"a playground process exited ({proc.returncode}); see {log}")
+        found = _URL.search(log.read_text(errors="replace"))
+        if found and found[1] not in self.urls:
+            self.urls.append(found[1])
+        return bool(found and _get(found[1] + "healthz", default={}).get("ready"))
 
     def statuses(self) -> dict[str, dict[str, Any]]:
         """Every session's ``status()`` by session id, over all processes."""
