@@ -399,6 +399,11 @@ def fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def fmt_ms(seconds: float | None) -> str:
+    """Seconds as whole milliseconds ("-" for None)."""
+    return fmt(None if seconds is None else seconds * 1000, 0)
+
+
 def print_turn_table(title: str, rows: Rows) -> None:
     """Rows x turns, then the median of turns 2.. (warm) and turn 1 on its own."""
     print(title)

@@ -75,6 +75,7 @@ from pagebench import (  # noqa: E402 - benchmarks/ is not a package
     close_page,
     fake_mic,
     fmt,
+    fmt_ms,
     frame_rates,
     machine_line,
     median,
@@ -193,8 +194,7 @@ def jitter_buffers(result: dict[str, Any]) -> str:
     """``A/V``: mean ms the page's audio and video waited in Chromium's jitter buffers."""
     stats = result.get("stats", {})
     audio, video = buffered(stats.get("audio")), buffered(stats.get("video"))
-    return f"{fmt(None if audio is None else audio * 1000, 0)}/" \
-           f"{fmt(None if video is None else video * 1000, 0)}"
+    return f"{fmt_ms(audio)}/{fmt_ms(video)}"
 
 
 def phase_marks(results: list[dict[str, Any]]) -> list[tuple[float | None, float | None]]:
@@ -308,7 +308,7 @@ def report(single: list[dict[str, Any]], many: list[dict[str, Any]], args: argpa
                   f"{fmt(sent_low(r), 0):>9}"
                   f"{fmt(fps.get('min_1s_turns'), 1):>14}{fmt(connected, 1):>11}"
                   f"{fmt(lowest_at, 1):>11}{freezes(r):>12}"
-                  f"{fmt(None if fps.get('held') is None else fps['held'] * 1000, 0):>9}"
+                  f"{fmt_ms(fps.get('held')):>9}"
                   f"{jitter_buffers(r):>15}"
                   + ("  FAILED" if r["error"] else "") + ("" if rows else "  (no figures)"))
 

@@ -12,13 +12,11 @@ named when it fails to get ready.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Sequence
@@ -71,16 +69,16 @@ class PlaygroundProcesses:
         return self.urls[k % len(self.urls)]
 
     def wait_ready(self, timeout: float = 600.0) -> float:
-        """Seconds until every process serves and has loaded its models."""
-        t0 = time.monotonic()
-        for proc, log in zip(self.procs, self.logs):
-            late = f"a playground process was not ready after {timeout:g} s; see {log}"
-            poll_until(functools.partial(self._ready, proc, log),
-                       timeout - (time.monotonic() - t0), lambda: late)  # noqa: B023 - now
-        return time.monotonic() - t0
+        """Seconds until every process serves and has loaded its models (checked in order,
+        so :attr:`urls` lists them in order)."""
+        return poll_until(
+            lambda: all(self._ready(proc, log) for proc, log in zip(self.procs, self.logs)),
+            timeout, lambda: f"the playground processes were not all ready after {timeout:g} s; "
+            f"see {', '.join(map(str, self.logs))}")
 
     def _ready(self, proc: subprocess.Popen[bytes], log: Path) -> bool:
-        """Whether ``proc`` serves and has loaded its models (its URL noted once seen)."""
+        """Whether ``proc`` serves and has loaded its models (its URL noted once seen);
+        BenchError if it exited."""
         if proc.poll() is not None:
             raise BenchError(f"a playground process exited ({proc.returncode}); see {log}")
         found = _URL.search(log.read_text(errors="replace"))

@@ -22,7 +22,8 @@ def pagebench() -> ModuleType:
 
 
 def _load(name: str, *, register: bool = False) -> ModuleType:
-    """A script of benchmarks/ as a module (``register``: also in ``sys.modules``)."""
+    """A script of benchmarks/ as a module (``register``: also in ``sys.modules``, where the
+    scripts that import ``pagebench`` find it: their tests take the ``pagebench`` fixture)."""
     spec = importlib.util.spec_from_file_location(name, PATH.parent / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -153,7 +154,7 @@ def test_a_page_figure_below_the_servers_is_not_taken_for_a_pass(pagebench: Modu
     the server sent it, so a page median below the server's means the page paired a
     question with the wrong reply (seen on an overloaded machine): the concurrency
     benchmark names that page instead of judging the page's ratio."""
-    bench = _bench_module()
+    bench = _load("playground_concurrency")
 
     def page(name: str, page_s: list[float], server_s: list[float]) -> dict[str, Any]:
         return {"name": name, "turns_asked": len(page_s),
@@ -169,7 +170,7 @@ def test_a_page_figure_below_the_servers_is_not_taken_for_a_pass(pagebench: Modu
 def test_sessions_of_several_playgrounds_merge(pagebench: ModuleType) -> None:
     """``--processes``: each process's ``GET /sessions`` lists its own sessions; the
     benchmark looks any of them up by id (an ended one's status sits under "status")."""
-    processes = _processes_module()
+    processes = _load("playground_processes")
     one = {"active": [{"session": "a", "turns": 2}],
            "ended": [{"session": "b", "status": {"session": "b", "turns": 4}}]}
     two = {"active": [{"session": "c", "turns": 1}], "ended": []}
@@ -183,7 +184,7 @@ def test_playground_processes_serve_apart_and_stop(pagebench: ModuleType,
                                                    tmp_path: Path) -> None:
     """Two real ``avatarkit playground`` processes sharing one llama.cpp server: each is
     ready on a port of its own, and stopping leaves no playground and no llama.cpp."""
-    processes = _processes_module()
+    processes = _load("playground_processes")
     pg = processes.PlaygroundProcesses(2, tmp_path, face="none")
     try:
         pg.wait_ready(timeout=300)
@@ -202,19 +203,11 @@ def test_the_fewest_frames_sent_skip_the_start_and_the_partial_last_second(
         pagebench: ModuleType) -> None:
     """The server's side of the page's lowest 1 s window: whole seconds only, after the
     first 2 (as the page skips its first 2 s)."""
-    bench = _bench_module()
+    bench = _load("playground_concurrency")
     status = {"video_sent_per_second": [3, 24, 25, 19, 25, 25, 7]}
     assert bench.sent_low({"status": status}) == 19
     assert bench.sent_low({"status": {"video_sent_per_second": [25, 25, 25]}}) is None
     assert bench.sent_low({"status": None}) is None
-
-
-def _bench_module() -> ModuleType:
-    return _load("playground_concurrency")
-
-
-def _processes_module() -> ModuleType:
-    return _load("playground_processes")
 
 
 def test_the_jitter_buffer_mean_is_the_delay_over_what_was_emitted(
