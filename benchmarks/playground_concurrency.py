@@ -90,6 +90,8 @@ from playground_processes import PlaygroundProcesses  # noqa: E402
 
 RATIO_TARGET = 2.0
 FPS_TARGET = 20.0
+SERVER_VIDEO = ("video_sent_per_second", "video_put_per_second", "video_frames_dropped",
+                "playout_reanchors")  # the session status's video figures kept in --json
 
 
 def run_phase(pg: Playground | PlaygroundProcesses, browsers: Browsers,
@@ -354,6 +356,7 @@ def report(single: list[dict[str, Any]], many: list[dict[str, Any]], args: argpa
             "pages": [{"phase": phase, "name": r["name"], "error": r["error"],
                        "rows": r.get("rows"), "fps": r.get("fps"),
                        "video": r.get("stats", {}).get("video"),
+                       "server_video": {k: (r.get("status") or {}).get(k) for k in SERVER_VIDEO},
                        "heard": [t["heard"] for t in r.get("stats", {}).get("turns", [])],
                        "answered": [t["answered"] for t in r.get("stats", {}).get("turns", [])]}
                       for phase, results in (("single", single), ("concurrent", many))

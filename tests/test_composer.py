@@ -265,6 +265,21 @@ async def test_audio_sinks_are_swapped_below_the_wrappers() -> None:
     await sync.aclose()
 
 
+def test_prewarm_keeps_what_it_loaded_out_of_full_collections(faces) -> None:
+    import gc
+
+    from tests.test_gc_pauses import tracked
+
+    composer = _composer("good", [])
+    gc.unfreeze()
+    try:
+        assert tracked([composer.brain, composer.plan]) == 2
+        composer.prewarm()
+        assert tracked([composer.brain, composer.plan]) == 0
+    finally:
+        gc.unfreeze()
+
+
 def test_missing_credentials_anywhere_in_the_chain_fail_before_connecting(faces) -> None:
     cfg = load_config(brain="offline-test", face="good", fallback=["heygen"], environ={})
     with pytest.raises(MissingCredentialsError, match="LIVEAVATAR_API_KEY"):

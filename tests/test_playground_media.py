@@ -112,6 +112,24 @@ def test_frames_sent_are_counted_per_second_for_the_fps_history() -> None:
     assert whole.counts == [2, 1, 0, 1]
 
 
+async def test_late_frames_are_sent_until_the_browser_could_not_show_them() -> None:
+    """A stalled sender sends a frame up to ``LATE_VIDEO`` late (the page's jitter buffer,
+    as large under load, still shows it in time); one later than that is skipped while a
+    newer frame waits."""
+    from avatarkit.playground.peer_media import LATE_VIDEO, SinkVideoTrack
+
+    now = time.monotonic()
+    track = SinkVideoTrack(origin=now - 1.0)
+    track.put(now - LATE_VIDEO - 0.2, _video(0))  # too late: skipped
+    track.put(now - LATE_VIDEO + 0.15, _video(120))  # late, but sent
+    track.put(now, _video(240))
+    sent = [(await track.recv()).to_ndarray(format="gray").mean() for _ in range(2)]
+    expected = [to_av_video(_video(v)).to_ndarray(format="gray").mean() for v in (120, 240)]
+    assert sent == expected
+    assert track.frames_dropped == 1 and track.frames_sent == 2
+    track.stop()
+
+
 def test_playout_reanchors_when_media_falls_behind() -> None:
     playout = Playout(delay=0.05, max_late=0.1)
     first = playout.due(0.0)

@@ -31,6 +31,7 @@ from .face_chain import (
     close_quietly,
     set_audio_tail,
 )
+from .gc_pauses import freeze_loaded
 from .registry import Registry
 from .report import SessionReport, TurnCollector
 
@@ -123,7 +124,9 @@ class Composer:
     def prewarm(self) -> None:
         """Load everything the first turn needs, once per process (blocking): the brain's
         models (and its LLM server, warmed with the agent's instructions when the brain can)
-        and the first face's renderer. A thread may run it after :meth:`import_plugins`."""
+        and the first face's renderer; then exempts what was loaded from full garbage
+        collections (:mod:`avatarkit.gc_pauses`). A thread may run it after
+        :meth:`import_plugins`."""
         self.brain.prewarm()
         warm_prompt = getattr(self.brain, "warm_prompt", None)
         if callable(warm_prompt):
@@ -131,6 +134,7 @@ class Composer:
         if self.plan.faces:
             first = self.plan.faces[0]
             first.cls.prewarm(first.options)
+        freeze_loaded()  # what was loaded stays for good: no full GC pass walks it again
 
     def import_plugins(self) -> None:
         """Import the LiveKit plugins the parts declare (``required_modules``). LiveKit

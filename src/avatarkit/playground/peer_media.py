@@ -33,6 +33,12 @@ from .timeline import (
 )
 
 VIDEO_CLOCK = 90000
+LATE_VIDEO = 0.4
+"""Seconds a video frame may be late and still be sent; an older one is skipped while a
+newer one waits. A stalled loop sends the frames it owes in a burst, as it sends the audio:
+with the cores contended the browser's jitter buffers hold 0.3-0.5 s (the audio's worst
+gaps, which the video waits for), so such a frame is still shown on time. At 0.1 s, three
+sessions on 2 cores skipped ~60 frames each (docs/performance.md)."""
 
 
 @dataclass
@@ -127,9 +133,11 @@ class SinkVideoTrack(VideoStreamTrack):
         self.frames_sent = 0
         self.frames_dropped = 0
         self.sent_per_second = PerSecond()  # frames handed to aiortc in each second
+        self.put_per_second = PerSecond()  # frames the face delivered in each second
         self.size: tuple[int, int] | None = None
 
     def put(self, due: float, frame: rtc.VideoFrame) -> None:
+        self.put_per_second.count(time.monotonic())
         if self._queue.qsize() >= 50:  # nobody is reading (not connected yet): keep it small
             self._queue.get_nowait()
             self.frames_dropped += 1
@@ -143,9 +151,9 @@ class SinkVideoTrack(VideoStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         item = await self._queue.get()
-        # Late frames are skipped while a newer one waits: latency stays bounded.
+        # Frames too late to be shown are skipped while a newer one waits: latency stays bounded.
         while item is not None and not self._queue.empty() \
-                and time.monotonic() > item[0] + 0.1:
+                and time.monotonic() > item[0] + LATE_VIDEO:
             item = self._queue.get_nowait()
             self.frames_dropped += 1
         if item is None or self.readyState != "live":

@@ -338,6 +338,10 @@ class PlaygroundTransport(Transport):
             "video_frames_sent": self.sink.video.frames_sent,
             # frames sent in each second from the first one (the last hour's): fps lows
             "video_sent_per_second": list(self.sink.video.sent_per_second.counts),
+            # ... the face delivered in each second, and those skipped as late or unread
+            "video_put_per_second": list(self.sink.video.put_per_second.counts),
+            "video_frames_dropped": self.sink.video.frames_dropped,
+            "playout_reanchors": self.sink.playout.reanchors,
             "video_size": self.sink.video.size,
             "audio_frames_sent": self.sink.audio.frames_sent,
             "agent_audio_seconds": round(self.sink.audio_seconds, 3),
