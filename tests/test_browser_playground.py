@@ -186,6 +186,10 @@ def test_page_connects_and_the_avatar_answers_the_spoken_question(
     status = next(iter(_sessions(playground).values()))
     assert status["input"]["peak_rms"] > 0.05 and status["input"]["loud_frames"] > 50
     assert status["video_frames_sent"] > 50 and status["agent_audio_seconds"] > 0.3
+    # every frame the face delivered was sent or counted as skipped (a few wait for their time)
+    delivered = sum(status["video_put_per_second"])
+    assert 0 <= delivered - status["video_frames_sent"] - status["video_frames_dropped"] <= 5
+    assert sum(status["video_sent_per_second"]) == status["video_frames_sent"]
     # and the session's VAD ended the question after the mic went quiet (its silence window)
     mic_end = status["timings"][0]["speech_end"]
     assert any(-0.3 <= v - mic_end < 5 for v in status["vad_ends"]), status

@@ -39,7 +39,7 @@ LAYER_OF: dict[str, str] = {
     "avatarkit.hookspecs": "base", "avatarkit.emotions": "base", "avatarkit.media": "base",
     "avatarkit.report": "base", "avatarkit.progress": "base", "avatarkit.tables": "base",
     "avatarkit.lk_private": "base", "avatarkit.catalog": "base", "avatarkit.checks": "base",
-    "avatarkit.interruptible": "base",
+    "avatarkit.interruptible": "base", "avatarkit.gc_pauses": "base",
     "avatarkit.config": "config", "avatarkit.config_sources": "config",
     # the two part interfaces and the transport interface
     "avatarkit.brain": "interfaces", "avatarkit.face": "interfaces",

@@ -1,8 +1,8 @@
 """Keep the garbage collector's full passes off the media path.
 
 Once LiveKit, aiortc and the models are loaded, a process holds ~180,000 long-lived
-objects, and each full (generation 2) collection walks them all: 70 ms on a quiet core,
-160-200 ms measured in a playground serving 3 sessions on 2 cores. No thread runs Python
+objects, and each full (generation 2) collection walks them all: 70 ms on a quiet core, up
+to 202 ms measured in a playground serving 3 sessions on 2 cores. No thread runs Python
 meanwhile, so every session's frames and audio stall at once. :func:`freeze_loaded`, called
 once the process has loaded what its sessions need, moves the objects alive at that point
 to the permanent generation that collections skip (``gc.freeze``).

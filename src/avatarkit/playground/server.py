@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..composer import Composer, Plan
 from ..errors import AvatarkitError
+from ..gc_pauses import freeze_loaded
 from ..interruptible import run_interruptible
 from ..progress import watch
 from ..web import static_dir as shared_static_dir
@@ -118,9 +119,11 @@ class PlaygroundServer:
     @staticmethod
     async def _build_once(composer: Composer) -> None:
         """One session's components, built and closed: imports what ``build`` imports on
-        this thread, so the first browser's session starts as fast as the others."""
+        this thread, so the first browser's session starts as fast as the others; what it
+        imported is then frozen out of full garbage collections, as ``prewarm``'s loads are."""
         composer.brain.build()
         await composer.brain.aclose()
+        freeze_loaded()
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_OFFER_BYTES, middlewares=[
