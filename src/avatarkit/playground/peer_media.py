@@ -38,7 +38,7 @@ LATE_VIDEO = 0.4
 newer one waits. A stalled loop sends the frames it owes in a burst, as it sends the audio:
 with the cores contended the browser's jitter buffers hold 0.3-0.5 s (the audio's worst
 gaps, which the video waits for), so such a frame is still shown on time. At 0.1 s, three
-sessions on 2 cores skipped ~60 frames each (docs/performance.md)."""
+sessions on 2 cores skipped 9-351 frames each in a run (4 runs; docs/performance.md)."""
 
 
 @dataclass
