@@ -279,6 +279,23 @@ def main() -> None:
         sys.exit("playground_concurrency: failed: " + "; ".join(failed))
 
 
+QUESTION = "what is the capital of france"
+
+
+def misheard(results: list[dict[str, Any]]) -> list[str]:
+    """Each turn whose transcript is not the bundled question (case and punctuation aside),
+    as "page k/n turn t: 'text'". The pages' mics must not hear each other's avatars (the
+    harness turns Chromium's browser-wide echo canceller off: ``test_browser_harness.py``);
+    a clipped question here means the audio the server got was clipped."""
+    out = []
+    for r in results:
+        for t, turn in enumerate(r.get("stats", {}).get("turns", []), 1):
+            words = "".join(c for c in str(turn["heard"]).lower() if c.isalnum() or c == " ")
+            if " ".join(words.split()) != QUESTION:
+                out.append(f"{r['name']} turn {t}: {turn['heard']!r}")
+    return out
+
+
 def report(single: list[dict[str, Any]], many: list[dict[str, Any]], args: argparse.Namespace,
            load0: Any, load_mid: Any, load1: Any) -> dict[str, Any]:
     print(f"\nplayground concurrency, brain={args.brain} face={args.face} "
@@ -350,6 +367,9 @@ def report(single: list[dict[str, Any]], many: list[dict[str, Any]], args: argpa
     verdicts["freeze_seconds"] = [v.get("totalFreezesDuration") for v in stalls]
     print(f"video freezes (WebRTC), {args.pages} sessions: "
           + ", ".join(freezes(r) for r in many))
+    verdicts["misheard"] = misheard(single + many)
+    print("questions heard (the bundled question, as whisper transcribed it): "
+          + ("; ".join(verdicts["misheard"]) if verdicts["misheard"] else "all as said"))
     if args.turns < 2:
         print("(1 turn per page: the medians are first turns; run with --turns 5)")
     return {"args": vars(args) | {"json": str(args.json)}, "verdicts": verdicts,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -174,3 +175,64 @@ async def test_browser_mic_becomes_16k_mono_frames_with_speech_end() -> None:
     assert 0.15 < mic.peak_rms < 0.3  # a 0.3 sine is ~0.21 RMS
     assert len(ends) == 1
     assert abs(ends[0] - (t0 + 0.8)) < 0.15  # the tone ended 0.8 s after the start
+
+
+class _ArrivedMic:
+    """A remote mic as aiortc gives it: 20 ms frames land in the track's queue on time
+    (aiortc's decoder thread puts them there), whatever the reader does."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        import av
+
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._av = av
+        self.sent = 0
+
+    def arrive(self) -> None:
+        frame = self._av.AudioFrame.from_ndarray(np.zeros((1, 960), np.int16), format="s16",
+                                                 layout="mono")
+        frame.sample_rate = 48000
+        self.queue.put_nowait(frame)
+        self.sent += 1
+
+    async def recv(self) -> Any:
+        return await self.queue.get()
+
+
+async def test_the_mic_keeps_up_with_its_track_on_a_busy_loop() -> None:
+    """Three sessions keep the playground's loop busy: each turn of it runs many callbacks.
+    The reader must take every frame that has arrived, not one frame per few loop turns
+    (with a per-frame ``wait_for`` it fell 1.7-2.7 s behind the packets in a 3-page run;
+    here, 0.9-1.4 s in 2 s)."""
+    mic = BrowserAudioInput()
+    track = _ArrivedMic()
+    loop = asyncio.get_running_loop()
+    stop = False
+
+    def busy() -> None:  # 2 ms of other sessions' work, again at every loop turn
+        if not stop:
+            end = time.perf_counter() + 0.002
+            while time.perf_counter() < end:
+                pass
+            loop.call_soon(busy)
+
+    for _ in range(8):  # 16 ms a loop turn
+        loop.call_soon(busy)
+    start = time.monotonic()
+
+    def arrivals() -> None:  # on time, as the decoder thread delivers them
+        while track.sent < (time.monotonic() - start) / 0.02:
+            track.arrive()
+        if not stop:
+            loop.call_later(0.005, arrivals)
+
+    arrivals()
+    mic.start(track)  # type: ignore[arg-type]
+    await asyncio.sleep(2.0)
+    stop = True
+    behind = track.sent * 0.02 - mic.frames * 0.01  # seconds arrived but not yet read
+    await mic.aclose()
+    assert track.sent >= 90
+    assert behind < 0.1, f"the mic is {behind:.2f} s behind its track"

@@ -79,17 +79,51 @@ def chromium_args(fake_mic: Path | None, *, loop: bool = False) -> list[str]:
 VIEWPORT = {"width": 1100, "height": 800}
 
 
-def _options(fake_mic: Path | None, loop: bool) -> dict[str, Any]:
-    """Playwright's launch options: this machine's Chromium, never a downloaded browser."""
+DISABLED_FEATURES = ("ChromeWideEchoCancellation",)
+"""Chromium features off in every test browser. ``ChromeWideEchoCancellation`` runs the mic's
+echo canceller in the audio service with *all* of the browser's sound as its reference, so
+one page's avatar voice is cancelled from another page's mic: measured (one Chromium, a
+page playing speech, another capturing the fake mic's question), 0.38-0.52 s of the
+question's 1.02-1.04 s came through. With the feature off, 1.00-1.02 s did, as with the
+separate browsers of separate users (``tests/test_browser_harness.py``)."""
+
+
+def _options(fake_mic: Path | None, loop: bool, playwright: Any) -> dict[str, Any]:
+    """Playwright's launch options: this machine's Chromium, never a downloaded browser.
+    Chromium keeps only the last ``--disable-features`` it is given, so Playwright's own
+    list is taken off and given again with :data:`DISABLED_FEATURES` added."""
+    own = playwright_disabled_features(playwright)
+    features = ",".join([*(f for f in own.split(",") if f), *DISABLED_FEATURES])
     return {"executable_path": CHROMIUM, "headless": True,
-            "args": chromium_args(fake_mic, loop=loop), "ignore_default_args": ["--mute-audio"]}
+            "args": [*chromium_args(fake_mic, loop=loop), f"--disable-features={features}"],
+            "ignore_default_args": ["--mute-audio", f"--disable-features={own}"]}
+
+
+_playwright_features: list[str] = []
+
+
+def playwright_disabled_features(playwright: Any) -> str:
+    """The ``--disable-features`` value Playwright gives Chromium (read once, from the
+    command line of a browser launched for it)."""
+    if not _playwright_features:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=["--headless=new", "--no-sandbox"])
+        try:
+            lines = [p.cmdline() for p in browser_processes()]
+        finally:
+            browser.close()
+        values = [arg.split("=", 1)[1] for line in lines for arg in line
+                  if arg.startswith("--disable-features=")
+                  and not any(f in arg for f in DISABLED_FEATURES)]  # not a harness browser
+        _playwright_features.append(values[0] if values else "")
+    return _playwright_features[0]
 
 
 def launch(playwright: Any, user_data_dir: Path, fake_mic: Path | None, *,
            loop: bool = False) -> Any:
     """A persistent Chromium context (fresh profile dir), its pages tabs of one window."""
     return playwright.chromium.launch_persistent_context(
-        str(user_data_dir), viewport=VIEWPORT, **_options(fake_mic, loop))
+        str(user_data_dir), viewport=VIEWPORT, **_options(fake_mic, loop, playwright))
 
 
 def launch_browser(playwright: Any, fake_mic: Path | None, *, loop: bool = False) -> Any:
@@ -98,7 +132,7 @@ def launch_browser(playwright: Any, fake_mic: Path | None, *, loop: bool = False
     fires ``requestVideoFrameCallback`` for the front tab's video on every frame and for the
     others' about once a second (checked: 105 callbacks in 5 s against 14 and 26), so a
     page measuring when frames are shown must be the front page of its window."""
-    return playwright.chromium.launch(**_options(fake_mic, loop))
+    return playwright.chromium.launch(**_options(fake_mic, loop, playwright))
 
 
 def browser_processes() -> list[Any]:

@@ -51,6 +51,8 @@ class BrowserAudioInput(io.AudioInput):
         self._loud_run = 0
         self._last_loud: float | None = None
         self._speaking = False
+        self._last_frame = 0.0  # time.monotonic() of the track's last frame
+        self._gone = False
 
     def start(self, track: MediaStreamTrack) -> None:
         """Read ``track`` (the remote mic) until it ends."""
@@ -58,19 +60,23 @@ class BrowserAudioInput(io.AudioInput):
             self._task = asyncio.create_task(self._read(track), name="avatarkit-browser-mic")
 
     async def _read(self, track: MediaStreamTrack) -> None:
+        """Frames are awaited straight from the track: when several wait in its queue they
+        are taken in one go. (A per-frame ``asyncio.wait_for`` costs a task and loop turns
+        per 20 ms frame; on a loop busy with 3 sessions the mic then fell up to 2.7 s
+        behind the packets that had arrived, which delayed the VAD's end of speech.)
+        :meth:`_watch_gone` keeps the "no audio" timeout."""
         resampler = av.AudioResampler(format="s16", layout="mono", rate=IN_RATE)
         pending = np.zeros(0, dtype=np.int16)
+        watch: asyncio.Task[None] | None = None
         try:
             while not self._closed:
                 try:
-                    frame = await asyncio.wait_for(
-                        track.recv(), self._gone_after if self.frames else None)
+                    frame = await track.recv()
                 except MediaStreamError:
                     break
-                except asyncio.TimeoutError:
-                    if self._on_gone is not None:
-                        self._on_gone(self._gone_after)
-                    break
+                self._last_frame = time.monotonic()
+                if watch is None:
+                    watch = asyncio.create_task(self._watch_gone(asyncio.current_task()))
                 chunks = [pending]
                 for out in resampler.resample(frame):  # type: ignore[arg-type]
                     chunks.append(out.to_ndarray().reshape(-1).astype(np.int16, copy=False))
@@ -78,8 +84,26 @@ class BrowserAudioInput(io.AudioInput):
                 while len(pending) >= IN_FRAME:
                     self._emit(pending[:IN_FRAME])
                     pending = pending[IN_FRAME:]
+        except asyncio.CancelledError:
+            if not self._gone:
+                raise
         finally:
+            if watch is not None:
+                watch.cancel()
             self._queue.put_nowait(None)
+
+    async def _watch_gone(self, reader: asyncio.Task[Any] | None) -> None:
+        """Once no frame came for :data:`GONE_AFTER` s: tell ``on_gone`` and stop ``reader``."""
+        while True:
+            silent = time.monotonic() - self._last_frame
+            if silent >= self._gone_after:
+                break
+            await asyncio.sleep(self._gone_after - silent)
+        self._gone = True
+        if self._on_gone is not None:
+            self._on_gone(self._gone_after)
+        if reader is not None:
+            reader.cancel()
 
     def _emit(self, chunk: np.ndarray) -> None:
         now = time.monotonic()
