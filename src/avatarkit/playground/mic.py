@@ -85,7 +85,7 @@ class BrowserAudioInput(io.AudioInput):
                     self._emit(pending[:IN_FRAME])
                     pending = pending[IN_FRAME:]
         except asyncio.CancelledError:
-            if not self._gone:
+            if not self._gone:  # else _watch_gone stopped the reading: end as a track end does
                 raise
         finally:
             if watch is not None:
