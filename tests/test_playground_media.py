@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("aiortc")
 
+import av  # noqa: E402
 from livekit import rtc  # noqa: E402
 from tests.browser.peer import ToneMic  # noqa: E402
 
@@ -184,14 +185,11 @@ class _ArrivedMic:
     kind = "audio"
 
     def __init__(self) -> None:
-        import av
-
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._av = av
         self.sent = 0
 
     def arrive(self) -> None:
-        frame = self._av.AudioFrame.from_ndarray(np.zeros((1, 960), np.int16), format="s16",
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 960), np.int16), format="s16",
                                                  layout="mono")
         frame.sample_rate = 48000
         self.queue.put_nowait(frame)
