@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 from ..errors import AvatarkitError, describe
 from .fast import fast_command
@@ -24,7 +24,10 @@ def main(argv: list[str] | None = None) -> None:
     STATE.debug = "--debug" in args or os.environ.get("AVATARKIT_DEBUG", "") not in ("", "0")
     _setup_logging(STATE.debug)
     with _sigint_probe() as sigint_seen:
-        _run_app(args, sigint_seen)
+        try:
+            _run_app(args, sigint_seen)
+        finally:
+            _forget_caught_interrupts()
 
 
 def _run_app(args: list[str], sigint_seen: Callable[[], bool]) -> None:
@@ -32,8 +35,7 @@ def _run_app(args: list[str], sigint_seen: Callable[[], bool]) -> None:
     try:
         result = fast() if fast is not None else _run_typer(args)
     except KeyboardInterrupt:
-        print("avatarkit: interrupted", file=sys.stderr)
-        sys.exit(130)
+        _exit_interrupted()
     except AvatarkitError as exc:
         if STATE.debug:
             import traceback
@@ -45,8 +47,7 @@ def _run_app(args: list[str], sigint_seen: Callable[[], bool]) -> None:
         sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - last resort: one line, no traceback
         if _caused_by_interrupt(exc) or sigint_seen():  # Ctrl-C in a C extension's import
-            print("avatarkit: interrupted", file=sys.stderr)
-            sys.exit(130)
+            _exit_interrupted()
         if STATE.debug:
             raise
         text = describe(exc)
@@ -55,8 +56,25 @@ def _run_app(args: list[str], sigint_seen: Callable[[], bool]) -> None:
               "  hint: rerun with --debug for the traceback, and report it", file=sys.stderr)
         sys.exit(1)
     if result == 130:  # typer turns a KeyboardInterrupt into Exit(130): no command returns it
-        print("avatarkit: interrupted", file=sys.stderr)
+        _exit_interrupted()
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _exit_interrupted() -> NoReturn:
+    print("avatarkit: interrupted", file=sys.stderr)
+    sys.exit(130)
+
+
+def _forget_caught_interrupts() -> None:
+    """Let the process end with the status ``main`` chose, even after a caught Ctrl-C.
+
+    CPython marks the process as killed by Ctrl-C whenever a KeyboardInterrupt leaves an
+    ``exec``/``eval`` of a string (``run_eval_code_obj``, the flag bpo-1054041 added), even
+    when a caller catches it (``dataclass`` and ``namedtuple`` build their methods so, as
+    modules import). Under ``python -m avatarkit`` the interpreter then ends by SIGINT after
+    our exit: status -2 instead of 130 (2 in 200 Ctrl-Cs while ``demo`` loaded its models).
+    Every ``exec`` of a string starts by clearing that mark, so an empty one is run here."""
+    exec("")
 
 
 def _run_typer(args: list[str]) -> Any:
