@@ -95,6 +95,7 @@ class LocalBrain(Brain):
     def __init__(self, options: Any = None) -> None:
         super().__init__(options)
         self._owned: list[Any] = []
+        self._slot: int | None = None  # this session's llama.cpp slot (see _pin_slot)
 
     @classmethod
     def required_modules(cls, options: Any) -> tuple[str, ...]:
@@ -180,11 +181,22 @@ class LocalBrain(Brain):
     def warm_prompt(self, instructions: str) -> None:
         """One-token request with the agent's ``instructions`` as the system prompt, so the
         LLM server has them cached (llama.cpp keeps the prompt prefix) before the first
-        turn. Best effort: a failure only means a slower first turn."""
+        turn. Best effort: a failure only means a slower first turn. With the bundled
+        server, in the slot the first session gets; the others' slots are warmed when a
+        session first takes them (:mod:`avatarkit.engines.llama_slots`)."""
+        from functools import partial
+
         from ..engines.probes import warm_up
 
-        warm_up(self.llm_base_url(), self.options.model, system=instructions,
-                api_key=self._api_key())
+        warm = partial(warm_up, self.llm_base_url(), self.options.model, system=instructions,
+                       api_key=self._api_key())
+        if self.options.base_url is not None:
+            warm()
+            return
+        from ..engines.llama_slots import pool
+
+        pool().set_warmer(lambda slot: warm(slot=slot))
+        pool().warm_now(0)
 
     def build(self) -> BrainParts:
         """Fresh STT/LLM/TTS for one session, the shared VAD, and VAD turn detection."""
@@ -196,7 +208,7 @@ class LocalBrain(Brain):
         opts = self.options
         llm = openai_compatible_llm(model=opts.model, base_url=self.llm_base_url(),
                                     api_key=self._api_key(), temperature=opts.temperature,
-                                    max_tokens=opts.max_tokens)
+                                    max_tokens=opts.max_tokens, extra_body=self._pin_slot())
         vad = load_vad(opts.min_silence)
         stt = WhisperSTT(language=opts.stt_language, vad=vad if opts.fast_turns else None,
                          window=opts.stt_window, beam_size=opts.stt_beam)
@@ -218,9 +230,27 @@ class LocalBrain(Brain):
                 opts.min_silence if opts.fast_turns else None)},
         )
 
+    def _pin_slot(self) -> dict[str, Any] | None:
+        """``{"id_slot": k}``: this session's own slot of the bundled llama.cpp server, so
+        its conversation stays cached there (:mod:`avatarkit.engines.llama_slots`); ``None``
+        for a server at ``base_url``."""
+        if self.options.base_url is not None:
+            return None
+        from ..engines.llama_slots import pool
+
+        if self._slot is None:
+            self._slot = pool().acquire()
+        return {"id_slot": self._slot}
+
     async def aclose(self) -> None:
-        """Close this brain's per-session components (the shared server keeps running)."""
+        """Close this brain's per-session components (the shared server keeps running)
+        and give its llama.cpp slot back."""
         owned, self._owned = self._owned, []
+        slot, self._slot = self._slot, None
+        if slot is not None:
+            from ..engines.llama_slots import pool
+
+            pool().release(slot)
         for part in owned:
             await part.aclose()
 

