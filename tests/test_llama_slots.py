@@ -28,6 +28,13 @@ CONVERSATIONS = [  # a different one per session, as users have
 ]
 
 
+def _join_warmers() -> None:
+    """Wait for the slot warm-ups that :meth:`SlotPool.acquire` started on threads."""
+    for thread in threading.enumerate():
+        if thread.name.startswith("llama-warm-slot-"):
+            thread.join(30)
+
+
 def test_sessions_take_the_least_used_slot_and_give_it_back() -> None:
     pool = SlotPool(slots=3)
     assert [pool.acquire() for _ in range(3)] == [0, 1, 2]
@@ -49,18 +56,14 @@ def test_each_slot_is_warmed_once_before_a_session_needs_it() -> None:
     assert warmed == [0]
     assert pool.acquire() == 0 and warmed == [0]  # already warm
     assert pool.acquire() == 1
-    for thread in threading.enumerate():
-        if thread.name.startswith("llama-warm-slot-"):
-            thread.join(5)
+    _join_warmers()
     assert warmed == [0, 1]
     pool.release(1)
     assert pool.acquire() == 1 and warmed == [0, 1]  # once per slot
     pool.set_warmer(warmed.append)  # a new system prompt: slots are cold again
     pool.release(0)
     pool.acquire()
-    for thread in threading.enumerate():
-        if thread.name.startswith("llama-warm-slot-"):
-            thread.join(5)
+    _join_warmers()
     assert warmed == [0, 1, 0]
 
 
@@ -114,9 +117,7 @@ async def test_interleaved_sessions_each_keep_their_conversation_cached(
     brains = [LocalBrain({}) for _ in range(3)]
     llms = [brain.build().llm for brain in brains]
     assert fresh_pool.users() == [1, 1, 1] + [0] * (SLOTS - 3)
-    for thread in threading.enumerate():
-        if thread.name.startswith("llama-warm-slot-"):
-            thread.join(30)
+    _join_warmers()
     histories: list[list[tuple[str, str]]] = [[], [], []]
     first_prompt = [0, 0, 0]
     for turn in range(2):
