@@ -98,6 +98,7 @@ class Renderer:
         self.url, self.delay = url, delay
         self.avatars: list[Avatar] = []
         self.tasks: list[asyncio.Task[None]] = []
+        self.late_join_errors: list[BaseException] = []
 
     def attach(self, standin: ProviderStandin) -> Renderer:
         async def created(sess: ProviderSession) -> None:
@@ -111,12 +112,20 @@ class Renderer:
 
     async def _join_later(self, sess: ProviderSession) -> None:
         await asyncio.sleep(self.delay)
-        await self.join(sess)
+        try:
+            await self.join(sess)
+        except Exception as exc:  # noqa: BLE001 - removed while it still published its tracks
+            self.late_join_errors.append(exc)  # (the face removes a late avatar at once)
 
     async def join(self, sess: ProviderSession) -> None:
         avatar = Avatar()
         self._report(avatar.room, sess)
-        self.avatars.append(await avatar.join(self.url, sess.token))
+        try:
+            await avatar.join(self.url, sess.token)
+        finally:  # joined once connected, even if it was removed before it had published
+            with contextlib.suppress(Exception):  # no local participant: it never connected
+                if avatar.room.local_participant.identity:
+                    self.avatars.append(avatar)
         for token in sess.join.extra.values():  # avatartalk's listener: no video
             listener = rtc.Room()
             self._report(listener, sess)
