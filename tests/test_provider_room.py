@@ -123,7 +123,8 @@ async def test_standin_tavus_room_rotates_between_replies(livekit_server, tmp_pa
                                 options) as (worker, user):
             await wait_until(lambda: tavus.sessions, 120, "the first Tavus session")
             first = tavus.only_session()
-            assert first.avatar is not None
+            # the stand-in lists a session before the avatar it launches for it is up
+            await wait_until(lambda: first.avatar, 60, "the first Tavus avatar")
             await first.avatar.wait_event("segment_audio", timeout=90)  # the greeting
             await wait_until(lambda: user.got(first_id).loud_seconds(0) > 0.5, 60,
                              "the greeting from the first avatar")
@@ -176,7 +177,8 @@ async def test_standin_runway_room_ends_with_end_call(livekit_server, tmp_path,
                          runway.options()) as (worker, user):
         await wait_until(lambda: runway.sessions, 120, "the Runway session")
         sess = runway.only_session()
-        assert sess.avatar is not None
+        # the stand-in lists a session before the avatar it launches for it is up
+        await wait_until(lambda: sess.avatar, 60, "the Runway avatar")
         first = await sess.avatar.wait_event("segment_audio", timeout=90)
         assert first["sample_rate"] == 16000
         await wait_until(lambda: user.got(identity).loud_seconds(0) > 0.5, 60,
