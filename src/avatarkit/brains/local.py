@@ -72,8 +72,12 @@ class LocalBrain(Brain):
         min_silence: float = Field(
             DEFAULT_MIN_SILENCE, gt=0.05, le=5.0,
             description="seconds of silence that end the user's speech (Silero VAD)")
-        temperature: float | None = Field(None, ge=0.0, le=2.0,
-                                          description="LLM sampling temperature")
+        temperature: float | None = Field(
+            None, ge=0.0, le=2.0, description="LLM sampling temperature; None = the model's "
+            "recommended one (0.2 for the bundled SmolLM2), else the server's default")
+        top_p: float | None = Field(
+            None, gt=0.0, le=1.0, description="LLM nucleus sampling; None = the model's "
+            "recommended one (0.9 for the bundled SmolLM2), else the server's default")
         fast_turns: bool = Field(
             True, description="end turns sooner: whisper starts at the first silence (not "
             "after min_silence), no end-of-turn wait beyond min_silence, TTS may start "
@@ -203,12 +207,9 @@ class LocalBrain(Brain):
         from ..engines.tts_select import create_tts
         from ..engines.vad import load_vad
         from ..engines.whisper_stt import WhisperSTT
-        from .openai_compat import openai_compatible_llm
 
         opts = self.options
-        llm = openai_compatible_llm(model=opts.model, base_url=self.llm_base_url(),
-                                    api_key=self._api_key(), temperature=opts.temperature,
-                                    max_tokens=opts.max_tokens, extra_body=self._pin_slot())
+        llm = self.build_llm()
         vad = load_vad(opts.min_silence)
         stt = WhisperSTT(language=opts.stt_language, vad=vad if opts.fast_turns else None,
                          window=opts.stt_window, beam_size=opts.stt_beam)
@@ -229,6 +230,19 @@ class LocalBrain(Brain):
             session_options={"turn_handling": turn_handling(
                 opts.min_silence if opts.fast_turns else None)},
         )
+
+    def build_llm(self) -> Any:
+        """This session's LLM client: the model's recommended sampling unless set
+        (:mod:`avatarkit.engines.sampling`), the reply cap, and its llama.cpp slot."""
+        from ..engines.sampling import sampling_for
+        from .openai_compat import openai_compatible_llm
+
+        opts = self.options
+        sampling = sampling_for(opts.model, opts.temperature, opts.top_p)
+        return openai_compatible_llm(model=opts.model, base_url=self.llm_base_url(),
+                                     api_key=self._api_key(), temperature=sampling.temperature,
+                                     top_p=sampling.top_p, max_tokens=opts.max_tokens,
+                                     extra_body=self._pin_slot())
 
     def _pin_slot(self) -> dict[str, Any] | None:
         """``{"id_slot": k}``: this session's own slot of the bundled llama.cpp server, so

@@ -11,13 +11,15 @@ def openai_compatible_llm(
     base_url: str | None = None,
     api_key: str | None = None,
     temperature: float | None = None,
+    top_p: float | None = None,
     max_tokens: int | None = None,
     extra_body: dict[str, Any] | None = None,
 ) -> Any:
     """A ``livekit.plugins.openai.LLM`` for ``model`` at ``base_url`` (OpenAI when ``None``).
 
     Self-hosted servers (vLLM, llama.cpp, Ollama) usually ignore the key; a placeholder is
-    sent so the OpenAI client does not refuse to start. ``max_tokens`` caps a reply (sent as
+    sent so the OpenAI client does not refuse to start. ``temperature``/``top_p``: ``None``
+    sends nothing (the server's default). ``max_tokens`` caps a reply (sent as
     ``max_completion_tokens``, which vLLM and llama.cpp's server honour). ``extra_body``:
     more fields for every request (llama.cpp's ``id_slot``).
     """
@@ -31,6 +33,8 @@ def openai_compatible_llm(
         kwargs["api_key"] = api_key
     if temperature is not None:
         kwargs["temperature"] = temperature
+    if top_p is not None:
+        kwargs["top_p"] = top_p
     if max_tokens is not None:
         kwargs["max_completion_tokens"] = max_tokens
     if extra_body:

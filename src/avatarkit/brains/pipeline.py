@@ -31,7 +31,7 @@ SHORTHANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "stt_model": ("stt", ("model",)), "stt_base_url": ("stt", ("base_url",)),
     "model": ("llm", ("model",)), "base_url": ("llm", ("base_url",)),
     "api_key": ("llm", ("api_key",)), "llm_api_key_env": ("llm", ("api_key_env",)),
-    "temperature": ("llm", ("temperature",)),
+    "temperature": ("llm", ("temperature",)), "top_p": ("llm", ("top_p",)),
     "tts_model": ("tts", ("model",)), "voice": ("tts", ("voice", "voice_id")),
     "tts_base_url": ("tts", ("base_url",)),
 }
@@ -57,6 +57,7 @@ class PipelineOptions(PartOptions):
     api_key: SecretStr | None = Field(default=None, description="= llm_options.api_key")
     llm_api_key_env: str | None = Field(default=None, description="= llm_options.api_key_env")
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0, description="= llm_options.top_p")
     tts_model: str | None = Field(default=None, description="= tts_options.model")
     voice: str | None = Field(default=None, description="= tts_options.voice (or voice_id)")
     tts_base_url: HttpUrl | None = Field(default=None, description="= tts_options.base_url")

@@ -30,6 +30,7 @@ class OpenAILLM(LLMProvider):
         base_url: HttpUrl | None = Field(None, description="endpoint override")
         api_key: SecretStr | None = Field(None, description="else OPENAI_API_KEY")
         temperature: float | None = Field(None, ge=0.0, le=2.0)
+        top_p: float | None = Field(None, gt=0.0, le=1.0)
 
     @classmethod
     def create(cls, options: Any) -> Any:
@@ -37,7 +38,7 @@ class OpenAILLM(LLMProvider):
 
         return openai_compatible_llm(model=options.model, base_url=options.base_url,
                                      api_key=openai_key(options),
-                                     temperature=options.temperature)
+                                     temperature=options.temperature, top_p=options.top_p)
 
 
 class _ServerOptions(PartOptions):
@@ -48,6 +49,7 @@ class _ServerOptions(PartOptions):
     api_key_env: str | None = Field(None, pattern=ENV_VAR_NAME,
                                     description="name of the variable holding its key")
     temperature: float | None = Field(None, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
     max_tokens: int | None = Field(None, ge=1, description="cap on a reply's length")
 
     @model_validator(mode="after")
@@ -90,7 +92,7 @@ class VLLM(LLMProvider):
             api_key = os.environ.get(options.api_key_env)
         return openai_compatible_llm(model=options.model, base_url=options.base_url,
                                      api_key=api_key, temperature=options.temperature,
-                                     max_tokens=options.max_tokens)
+                                     top_p=options.top_p, max_tokens=options.max_tokens)
 
 
 class OpenAICompatibleLLM(VLLM):

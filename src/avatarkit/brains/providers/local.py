@@ -61,7 +61,10 @@ class LlamaCppLLM(LLMProvider):
 
     class Options(PartOptions):
         model: str = Field("smollm2", description="model name sent to the server")
-        temperature: float | None = Field(None, ge=0.0, le=2.0)
+        temperature: float | None = Field(
+            None, ge=0.0, le=2.0, description="None = the model's recommended (SmolLM2: 0.2)")
+        top_p: float | None = Field(
+            None, gt=0.0, le=1.0, description="None = the model's recommended (SmolLM2: 0.9)")
         max_tokens: int | None = Field(200, ge=1, description="cap on a reply's length")
         base_url: str | None = Field(
             None, description="set by the worker once it started the server (leave unset)")
@@ -95,10 +98,12 @@ class LlamaCppLLM(LLMProvider):
 
     @classmethod
     def create(cls, options: Any) -> Any:
+        from ...engines.sampling import sampling_for
         from ..openai_compat import openai_compatible_llm
 
+        sampling = sampling_for(options.model, options.temperature, options.top_p)
         return openai_compatible_llm(model=options.model, base_url=cls._url(options),
-                                     temperature=options.temperature,
+                                     temperature=sampling.temperature, top_p=sampling.top_p,
                                      max_tokens=options.max_tokens)
 
 

@@ -1,0 +1,36 @@
+"""How the bundled model samples when the user does not say: its model card's settings.
+
+SmolLM2's model card samples at temperature 0.2 and top-p 0.9. llama.cpp's server defaults
+(0.8 and 0.95) suit bigger models; with them the 135M model often answers in broken French
+and now and then runs on to the reply cap (200 tokens, 6-11 s of decoding on 2 cores) when a
+question comes again. Measured in ``benchmarks/llm_sampling.py`` (``docs/performance.md``).
+
+The settings follow the *model* (the name sent to the server, ``smollm2`` for the bundled
+one), not the server: the worker's job processes reach the bundled server through a
+``base_url`` and sample the same way; any other model keeps its server's defaults.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+__all__ = ["RECOMMENDED", "Sampling", "sampling_for"]
+
+
+class Sampling(NamedTuple):
+    """Sampler settings sent with every request (``None``: the server's default)."""
+
+    temperature: float | None
+    top_p: float | None
+
+
+RECOMMENDED: dict[str, Sampling] = {"smollm2": Sampling(temperature=0.2, top_p=0.9)}
+"""Model name -> its model card's sampling (``smollm2`` is the bundled server's alias)."""
+
+
+def sampling_for(model: str, temperature: float | None = None,
+                 top_p: float | None = None) -> Sampling:
+    """The user's ``temperature``/``top_p`` where set, else ``model``'s recommended ones."""
+    base = RECOMMENDED.get(model, Sampling(None, None))
+    return Sampling(base.temperature if temperature is None else temperature,
+                    base.top_p if top_p is None else top_p)
