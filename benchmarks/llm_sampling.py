@@ -1,4 +1,5 @@
-"""How the bundled SmolLM2 answers at llama.cpp's default sampling and at its model card's.
+"""How the bundled SmolLM2 answers at llama.cpp's default sampling, its model card's, and
+the model card's with a guard against loops (DRY, as shipped, or a repeat penalty).
 
 Two spoken-style workloads against the real packaged ``llama-server``, through its
 OpenAI-compatible API with the agent's default instructions and a 200-token reply cap
@@ -41,9 +42,12 @@ TURNS = 4
 def samplings() -> dict[str, dict[str, float]]:
     from avatarkit.engines.sampling import RECOMMENDED
 
-    card = RECOMMENDED["smollm2"]
+    shipped = RECOMMENDED["smollm2"]
+    card = {"temperature": shipped.temperature, "top_p": shipped.top_p}
     return {"llama.cpp defaults (0.8, 0.95)": {},
-            f"model card ({card.temperature}, {card.top_p})": card._asdict()}
+            "model card (0.2, 0.9)": card,
+            "model card + DRY 0.8 (shipped)": {**card, **shipped.extra_body()},
+            "model card + repeat pen. 1.1": {**card, "repeat_penalty": 1.1}}
 
 
 def conversations(workload: str, n: int) -> list[list[int]]:
@@ -99,7 +103,7 @@ def main() -> None:
     try:
         for workload in ("repeat", "mixed"):
             print(f"\n{workload}: {args.conversations} conversations of {TURNS} turns")
-            print(f"  {'sampling':<32}{'right':>9}{'tokens p50/p90/max':>21}{'capped':>8}"
+            print(f"  {'sampling':<34}{'right':>9}{'tokens p50/p90/max':>21}{'capped':>8}"
                   f"{'server s':>10}{'ratio':>7}")
             baseline = None
             for name, sampling in samplings().items():
@@ -107,7 +111,7 @@ def main() -> None:
                 results[f"{workload}: {name}"] = r
                 baseline = baseline or r["seconds"]
                 spread = f"{r['median_tokens']:g}/{r['p90_tokens']}/{r['max_tokens']}"
-                print(f"  {name:<32}{r['right']:>4}/{r['replies']:<4}{spread:>21}"
+                print(f"  {name:<34}{r['right']:>4}/{r['replies']:<4}{spread:>21}"
                       f"{r['capped']:>8}{r['seconds']:>10.1f}{r['seconds'] / baseline:>7.2f}")
     finally:
         shutdown()

@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cpu_account  # noqa: E402
 from pagebench import (  # noqa: E402 - benchmarks/ is not a package
     DOWNLINK,
     PAGE_FRAME,
@@ -104,6 +105,7 @@ def run_phase(pg: Playground | PlaygroundProcesses, browsers: Browsers,
               f"{renice_browser(args.browser_nice)}", file=sys.stderr)
     results: list[dict[str, Any]] = [{"name": p.bench_name, "error": None,
                                       "turns_asked": args.turns} for p in opened]
+    cpu0 = cpu_account.snapshot()
     t0 = time.monotonic()
     started: list[float] = []
     for k, page in enumerate(opened):
@@ -116,6 +118,8 @@ def run_phase(pg: Playground | PlaygroundProcesses, browsers: Browsers,
         except BenchError as exc:
             result["error"] = str(exc)
             print(f"playground_concurrency: {exc}", file=sys.stderr)
+    for result in results:  # the phase's, kept on each page's figures
+        result["phase_cpu"] = cpu_account.since(cpu0)
     time.sleep(1.0)
     statuses = pg.statuses()
     for page, result in zip(opened, results):
@@ -304,6 +308,9 @@ def report(single: list[dict[str, Any]], many: list[dict[str, Any]], args: argpa
           + ", ".join(f"{fmt(o, 2)} s" for o in speech_offsets(many)) + ")")
     print(f"load: 1 page {machine_line(load0, load_mid)}; {args.pages} pages "
           f"{machine_line(load_mid, load1)}")
+    for phase, results in (("1 page", single), (f"{args.pages} pages", many)):
+        if results and "phase_cpu" in results[0]:
+            print(f"cpu, {phase}: {cpu_account.describe(results[0]['phase_cpu'])}")
     head = (f"{'':<22}{'turns':>6}{'page s':>9}{'server s':>10}{'fps sent':>10}"
             f"{'fps mean':>10}{'min 1 s':>9}{'sent min':>9}{'min in turns':>14}"
             f"{'connected':>11}"

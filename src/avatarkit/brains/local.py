@@ -242,14 +242,14 @@ class LocalBrain(Brain):
         return openai_compatible_llm(model=opts.model, base_url=self.llm_base_url(),
                                      api_key=self._api_key(), temperature=sampling.temperature,
                                      top_p=sampling.top_p, max_tokens=opts.max_tokens,
-                                     extra_body=self._pin_slot())
+                                     extra_body={**sampling.extra_body(), **self._pin_slot()})
 
-    def _pin_slot(self) -> dict[str, Any] | None:
+    def _pin_slot(self) -> dict[str, Any]:
         """``{"id_slot": k}``: this session's own slot of the bundled llama.cpp server, so
-        its conversation stays cached there (:mod:`avatarkit.engines.llama_slots`); ``None``
+        its conversation stays cached there (:mod:`avatarkit.engines.llama_slots`); ``{}``
         for a server at ``base_url``."""
         if self.options.base_url is not None:
-            return None
+            return {}
         from ..engines.llama_slots import pool
 
         if self._slot is None:

@@ -21,7 +21,7 @@ def openai_compatible_llm(
     sent so the OpenAI client does not refuse to start. ``temperature``/``top_p``: ``None``
     sends nothing (the server's default). ``max_tokens`` caps a reply (sent as
     ``max_completion_tokens``, which vLLM and llama.cpp's server honour). ``extra_body``:
-    more fields for every request (llama.cpp's ``id_slot``).
+    more fields for every request (llama.cpp's ``id_slot``, ``dry_multiplier``).
     """
     from livekit.plugins import openai
 

@@ -104,7 +104,8 @@ class LlamaCppLLM(LLMProvider):
         sampling = sampling_for(options.model, options.temperature, options.top_p)
         return openai_compatible_llm(model=options.model, base_url=cls._url(options),
                                      temperature=sampling.temperature, top_p=sampling.top_p,
-                                     max_tokens=options.max_tokens)
+                                     max_tokens=options.max_tokens,
+                                     extra_body=sampling.extra_body())
 
 
 class PiperTTS(TTSProvider):
