@@ -7,7 +7,8 @@ and now and then loops ("la femme au pays de France, la femme au pays de France,
 reply cap: 200 tokens, 6-11 s of decoding on 2 cores and a minute of speech. At the model
 card's settings it answers right more often but still loops now and then; DRY ("don't repeat
 yourself": a penalty on extending a sequence already in the context, multiplier 0.8) stopped
-every loop measured. Measured in ``benchmarks/llm_sampling.py`` (``docs/performance.md``).
+every loop measured, for ~12 ms more before the first token (it reads the context once).
+Measured in ``benchmarks/llm_sampling.py`` (``docs/performance.md``).
 
 The settings follow the *model* (the name sent to the server, ``smollm2`` for the bundled
 one), not the server: the worker's job processes reach the bundled server through a
@@ -17,6 +18,8 @@ one), not the server: the worker's job processes reach the bundled server throug
 from __future__ import annotations
 
 from typing import NamedTuple
+
+from .llama_server import DEFAULT_ALIAS
 
 __all__ = ["RECOMMENDED", "Sampling", "sampling_for"]
 
@@ -35,8 +38,8 @@ class Sampling(NamedTuple):
 
 
 RECOMMENDED: dict[str, Sampling] = {
-    "smollm2": Sampling(temperature=0.2, top_p=0.9, dry_multiplier=0.8)}
-"""Model name -> how it samples unless told (``smollm2`` is the bundled server's alias)."""
+    DEFAULT_ALIAS: Sampling(temperature=0.2, top_p=0.9, dry_multiplier=0.8)}
+"""Model name -> how it samples unless told (``smollm2``: the bundled server's alias)."""
 
 
 def sampling_for(model: str, temperature: float | None = None,
