@@ -118,8 +118,9 @@ def run_phase(pg: Playground | PlaygroundProcesses, browsers: Browsers,
         except BenchError as exc:
             result["error"] = str(exc)
             print(f"playground_concurrency: {exc}", file=sys.stderr)
+    cpu = cpu_account.since(cpu0)
     for result in results:  # the phase's, kept on each page's figures
-        result["phase_cpu"] = cpu_account.since(cpu0)
+        result["phase_cpu"] = cpu
     time.sleep(1.0)
     statuses = pg.statuses()
     for page, result in zip(opened, results):

@@ -208,7 +208,7 @@ async def scenario(face: str, livekit_server: Any, agent: AgentRoom,
                 sess = standin.only_session()
                 await wait_until(lambda: renderer.avatars and (sess.removed or sess.ended), 30,
                                  "the late avatar to be removed")
-                await asyncio.wait(renderer.tasks, timeout=10)
+                await asyncio.wait(renderer.tasks, timeout=10)  # one per session: not empty
                 # a late join may fail only because the face removed that avatar meanwhile
                 assert not renderer.late_join_errors or sess.removed, renderer.late_join_errors
             await gone(livekit_server, agent.name, spec)
