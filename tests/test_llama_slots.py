@@ -9,16 +9,21 @@ local brain's real LLM against the real packaged server and reads, from the serv
 
 from __future__ import annotations
 
+import pickle
 import re
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from avatarkit.brains.local import LocalBrain, shutdown
 from avatarkit.engines import llama_server, llama_slots
-from avatarkit.engines.llama_slots import SLOTS, SlotPool
+from avatarkit.engines.llama_slots import SLOTS, SharedSlots, SlotPool
 
 SYSTEM = "You are a friendly avatar. Answer in one short sentence, in English."
 CONVERSATIONS = [  # a different one per session, as users have
@@ -67,6 +72,34 @@ def test_each_slot_is_warmed_once_before_a_session_needs_it() -> None:
     assert warmed == [0, 1, 0]
 
 
+def test_worker_slots_are_held_across_processes_and_freed_when_one_dies(
+        tmp_path: Path) -> None:
+    """Job processes of one worker: a slot is one process's at a time (an exclusive lock on
+    a file); all taken -> not pinned; a killed process's slot is free again."""
+    one, two = SharedSlots(tmp_path), SharedSlots(tmp_path)  # locks as two processes hold them
+    assert [one.acquire(), two.acquire(), one.acquire(), two.acquire()] == [0, 1, 2, 3]
+    assert one.acquire() is None and two.acquire() is None  # beyond SLOTS: not pinned
+    one.release(0)
+    assert two.acquire() == 0
+    for slot in (1, 3, 0):
+        two.release(slot)
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from avatarkit.engines.llama_slots import "
+         f"SharedSlots; print(SharedSlots({str(tmp_path)!r}).acquire(), flush=True); "
+         "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "0"
+        assert two.acquire() == 1  # the job process's slot is not handed out
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert two.acquire() == 0  # its lock died with it
+    for path in tmp_path.iterdir():
+        path.unlink()
+    tmp_path.rmdir()  # the worker is gone, and its directory with it
+    assert SharedSlots(tmp_path).acquire() is None
+
+
 @pytest.fixture
 def fresh_pool(monkeypatch: pytest.MonkeyPatch) -> SlotPool:
     pool = SlotPool()
@@ -80,6 +113,15 @@ def prewarmed() -> Iterator[LocalBrain]:
     brain.prewarm()
     yield brain
     shutdown()
+
+
+def _next_free(directory: Path) -> int | None:
+    """The slot another job process of that worker would get now."""
+    probe = SharedSlots(directory)
+    slot = probe.acquire()
+    if slot is not None:
+        probe.release(slot)
+    return slot
 
 
 def _last_request() -> tuple[int, int, int]:
@@ -111,18 +153,42 @@ async def _ask(llm: Any, history: list[tuple[str, str]], question: str) -> str:
     return reply
 
 
+def test_job_processes_get_the_worker_s_slot_directory(prewarmed: LocalBrain) -> None:
+    options = prewarmed.prepare_worker()
+    assert options is not None and options.base_url is not None
+    directory = options._worker_slots
+    assert directory is not None and Path(directory).is_dir()
+    job = LocalBrain(pickle.loads(pickle.dumps(options)))  # as LiveKit hands the plan over
+    assert job.options._worker_slots == directory
+
+
+@pytest.mark.parametrize("where", ["process", "worker"])
 async def test_interleaved_sessions_each_keep_their_conversation_cached(
-        prewarmed: LocalBrain, fresh_pool: SlotPool) -> None:
-    prewarmed.warm_prompt(SYSTEM)  # what the composer's prewarm does: slot 0, then lazily
-    brains = [LocalBrain({}) for _ in range(3)]
+        prewarmed: LocalBrain, fresh_pool: SlotPool, tmp_path: Path, where: str) -> None:
+    """``process``: the sessions of one process (the playground, ``demo``); ``worker``:
+    sessions in an ``avatarkit run`` worker's job processes, sharing its server."""
+    if where == "process":
+        options: Any = {}
+        prewarmed.warm_prompt(SYSTEM)  # what the composer's prewarm does: slot 0, then lazily
+    else:
+        options = prewarmed.prepare_worker()
+        options._worker_slots = str(tmp_path)  # a worker of this test's own
+        LocalBrain(options).warm_prompt(SYSTEM)  # a job process's prewarm: slots lazily
+    brains = [LocalBrain(options) for _ in range(3)]
     llms = [brain.build().llm for brain in brains]
-    assert fresh_pool.users() == [1, 1, 1] + [0] * (SLOTS - 3)
+    # worker: each session asks what another one asked in the ``process`` case, whose slots
+    # still hold those conversations: unpinned, llama.cpp would send it to that other slot
+    conversations = CONVERSATIONS if where == "process" else CONVERSATIONS[1:] + CONVERSATIONS[:1]
+    if where == "process":
+        assert fresh_pool.users() == [1, 1, 1] + [0] * (SLOTS - 3)
+    else:
+        assert _next_free(tmp_path) == 3  # 0-2 are the sessions'
     _join_warmers()
     histories: list[list[tuple[str, str]]] = [[], [], []]
     first_prompt = [0, 0, 0]
     for turn in range(2):
         for k, llm in enumerate(llms):  # one session's turn after the other's, interleaved
-            question = CONVERSATIONS[k][turn]
+            question = conversations[k][turn]
             reply = await _ask(llm, histories[k], question)
             histories[k] += [("user", question), ("assistant", reply)]
             slot, prompt, evaluated = _last_request()
@@ -136,3 +202,5 @@ async def test_interleaved_sessions_each_keep_their_conversation_cached(
     for brain in brains:
         await brain.aclose()
     assert fresh_pool.users() == [0] * SLOTS
+    if where == "worker":
+        assert _next_free(tmp_path) == 0  # given back

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr
 
 from ..brain import Brain, BrainParts
 from ..errors import UsageError
@@ -93,6 +93,9 @@ class LocalBrain(Brain):
         max_tokens: int | None = Field(
             200, ge=1, description="cap on a reply's length in tokens (small models can "
             "run on to the full context); None = no cap")
+        # set by the worker (never by users): where its server's slot locks live, so that
+        # its job processes pin their sessions too (pickled with the plan)
+        _worker_slots: str | None = PrivateAttr(None)
 
     options: Options
 
@@ -159,13 +162,17 @@ class LocalBrain(Brain):
 
     def prepare_worker(self) -> Options | None:
         """Start the llama.cpp server once for the whole worker (unless ``base_url`` is
-        set); job processes get its URL as ``base_url``."""
+        set); job processes get its URL as ``base_url`` and its slots' lock directory, so
+        each of their sessions is pinned to a slot of its own too."""
         if self.options.base_url is not None:
             return None
         from ..engines import llama_server
+        from ..engines.llama_slots import worker_slot_dir
 
         url = llama_server.ensure_started_sync()
-        return self.options.model_copy(update={"base_url": url})
+        options = self.options.model_copy(update={"base_url": url})
+        options._worker_slots = worker_slot_dir()
+        return options
 
     def prewarm(self) -> None:
         """Load VAD, whisper and the Piper voice, and start (or check) the LLM server."""
@@ -187,20 +194,21 @@ class LocalBrain(Brain):
         LLM server has them cached (llama.cpp keeps the prompt prefix) before the first
         turn. Best effort: a failure only means a slower first turn. With the bundled
         server, in the slot the first session gets; the others' slots are warmed when a
-        session first takes them (:mod:`avatarkit.engines.llama_slots`)."""
+        session first takes them (:mod:`avatarkit.engines.llama_slots`); in a worker's job
+        process, each slot when the process first takes it."""
         from functools import partial
 
         from ..engines.probes import warm_up
 
         warm = partial(warm_up, self.llm_base_url(), self.options.model, system=instructions,
                        api_key=self._api_key())
-        if self.options.base_url is not None:
+        slots = self._slots()
+        if slots is None:
             warm()
             return
-        from ..engines.llama_slots import pool
-
-        pool().set_warmer(lambda slot: warm(slot=slot))
-        pool().warm_now(0)
+        slots.set_warmer(lambda slot: warm(slot=slot))
+        if self.options.base_url is None:
+            slots.warm_now(0)
 
     def build(self) -> BrainParts:
         """Fresh STT/LLM/TTS for one session, the shared VAD, and VAD turn detection."""
@@ -244,17 +252,24 @@ class LocalBrain(Brain):
                                      top_p=sampling.top_p, max_tokens=opts.max_tokens,
                                      extra_body={**sampling.extra_body(), **self._pin_slot()})
 
+    def _slots(self) -> Any:
+        """The bundled server's slots as this process hands them out: this process's pool,
+        the worker's (in a job process), or ``None`` for a server at a user's ``base_url``."""
+        from ..engines.llama_slots import pool, shared_pool
+
+        if self.options.base_url is None:
+            return pool()
+        shared = self.options._worker_slots
+        return None if shared is None else shared_pool(shared)
+
     def _pin_slot(self) -> dict[str, Any]:
         """``{"id_slot": k}``: this session's own slot of the bundled llama.cpp server, so
         its conversation stays cached there (:mod:`avatarkit.engines.llama_slots`); ``{}``
-        for a server at ``base_url``."""
-        if self.options.base_url is not None:
-            return {}
-        from ..engines.llama_slots import pool
-
-        if self._slot is None:
-            self._slot = pool().acquire()
-        return {"id_slot": self._slot}
+        for a server at a user's ``base_url``, or when no slot is free."""
+        slots = self._slots()
+        if slots is not None and self._slot is None:
+            self._slot = slots.acquire()
+        return {} if self._slot is None else {"id_slot": self._slot}
 
     async def aclose(self) -> None:
         """Close this brain's per-session components (the shared server keeps running)
@@ -262,9 +277,7 @@ class LocalBrain(Brain):
         owned, self._owned = self._owned, []
         slot, self._slot = self._slot, None
         if slot is not None:
-            from ..engines.llama_slots import pool
-
-            pool().release(slot)
+            self._slots().release(slot)
         for part in owned:
             await part.aclose()
 

@@ -9,10 +9,20 @@ cores: docs/performance.md). Each session is pinned (``id_slot``) to a slot of i
 least used one; beyond :data:`SLOTS` sessions, slots are shared. The server gives each slot a
 KV cache of its own (``--no-kv-unified``): with one shared cache it clears idle slots, and a
 pinned conversation was evaluated whole at every turn (measured: 71-172 tokens a turn).
+
+Under ``avatarkit run`` the sessions live in LiveKit's job processes and share the worker's
+server: :class:`SharedSlots` hands its slots out across processes, a slot being taken by an
+exclusive lock on a file in a directory the worker made (:func:`worker_slot_dir`). A lock
+dies with its process, so a crashed job frees its slot. Beyond :data:`SLOTS` sessions, or
+where file locks do not exist, a session is not pinned.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 
@@ -46,9 +56,12 @@ class SlotPool:
         if warm is not None:
             warm(slot)
 
-    def acquire(self) -> int:
+    def acquire(self) -> int | None:
+        """A slot for a new session (``None``: none free, the session is not pinned)."""
         with self._lock:
-            slot = min(range(len(self._users)), key=lambda k: (self._users[k], k))
+            slot = self._take()
+            if slot is None:
+                return None
             self._users[slot] += 1
             warm = None if slot in self._warm else self._warmer
             self._warm.add(slot)
@@ -56,6 +69,9 @@ class SlotPool:
             threading.Thread(target=warm, args=(slot,), name=f"llama-warm-slot-{slot}",
                              daemon=True).start()
         return slot
+
+    def _take(self) -> int | None:
+        return min(range(len(self._users)), key=lambda k: (self._users[k], k))
 
     def release(self, slot: int) -> None:
         with self._lock:
@@ -67,9 +83,69 @@ class SlotPool:
             return list(self._users)
 
 
+class SharedSlots(SlotPool):
+    """Slots of a server that other processes pin sessions to as well (the worker's job
+    processes): the first slot whose lock file in ``directory`` no process holds. Each
+    process warms a slot once, as :class:`SlotPool` does."""
+
+    def __init__(self, directory: str | os.PathLike[str], slots: int = SLOTS) -> None:
+        super().__init__(slots)
+        self.directory = os.fspath(directory)
+        self._held: dict[int, int] = {}  # slot -> the descriptor holding its lock
+
+    def _take(self) -> int | None:
+        try:
+            import fcntl
+        except ImportError:  # no file locks (Windows): not pinned
+            return None
+        for slot in range(len(self._users)):
+            if slot in self._held:
+                continue
+            try:
+                fd = os.open(os.path.join(self.directory, f"slot-{slot}.lock"),
+                             os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:  # the worker is gone, and its directory with it
+                return None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # another process's session has it
+                os.close(fd)
+                continue
+            self._held[slot] = fd
+            return slot
+        return None
+
+    def release(self, slot: int) -> None:
+        with self._lock:
+            self._users[slot] = 0
+            fd = self._held.pop(slot, None)
+        if fd is not None:
+            os.close(fd)  # frees the lock
+
+
 _pool = SlotPool()
+_shared: dict[str, SharedSlots] = {}
+_worker_dir: str | None = None
+_lock = threading.Lock()
 
 
 def pool() -> SlotPool:
     """The process-wide pool, for the process-wide server (:func:`.llama_server.shared_server`)."""
     return _pool
+
+
+def shared_pool(directory: str) -> SharedSlots:
+    """This process's view of the slots whose locks live in ``directory``."""
+    with _lock:
+        return _shared.setdefault(directory, SharedSlots(directory))
+
+
+def worker_slot_dir() -> str:
+    """The directory of this process's server's slot locks, made once (removed at exit):
+    the worker makes it before its job processes start and hands it to them."""
+    global _worker_dir
+    with _lock:
+        if _worker_dir is None:
+            _worker_dir = tempfile.mkdtemp(prefix="avatarkit-llama-slots-")
+            atexit.register(shutil.rmtree, _worker_dir, True)
+        return _worker_dir
