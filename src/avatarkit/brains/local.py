@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, PrivateAttr, SecretStr
 
@@ -20,6 +20,9 @@ from ..brain import Brain, BrainParts
 from ..errors import UsageError
 from ..hookspecs import hookimpl
 from ..part import HttpUrl, PartOptions
+
+if TYPE_CHECKING:
+    from ..engines.llama_slots import SlotPool
 
 # Silence that ends the user's speech. Measured with Silero on espeak-ng and Piper speech
 # with commas and sentence breaks: 0.20-0.25 s split utterances mid-way, 0.30 s did not;
@@ -252,7 +255,7 @@ class LocalBrain(Brain):
                                      top_p=sampling.top_p, max_tokens=opts.max_tokens,
                                      extra_body={**sampling.extra_body(), **self._pin_slot()})
 
-    def _slots(self) -> Any:
+    def _slots(self) -> SlotPool | None:
         """The bundled server's slots as this process hands them out: this process's pool,
         the worker's (in a job process), or ``None`` for a server at a user's ``base_url``."""
         from ..engines.llama_slots import pool, shared_pool
@@ -276,8 +279,9 @@ class LocalBrain(Brain):
         and give its llama.cpp slot back."""
         owned, self._owned = self._owned, []
         slot, self._slot = self._slot, None
-        if slot is not None:
-            self._slots().release(slot)
+        slots = self._slots()
+        if slot is not None and slots is not None:
+            slots.release(slot)
         for part in owned:
             await part.aclose()
 
